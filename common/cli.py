@@ -69,8 +69,10 @@ def run_main(main: Callable[..., Any], argv: list[str] | None = None) -> Any:
     for name, value in args.items():
         if isinstance(value, list):
             args[name] = tuple(value)
+    positional = [args.pop(name) for name, param in inspect.signature(main).parameters.items()
+                  if param.kind is param.VAR_POSITIONAL]
     try:
-        return main(**args)
+        return main(*(positional[0] if positional else ()), **args)
     except CourseError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -83,3 +85,32 @@ def check(condition: bool, message: str) -> None:
     """Raise a :class:`CourseError` with ``message`` unless ``condition`` holds (flag validation)."""
     if not condition:
         raise CourseError(message)
+
+
+def changed_settings(main: Callable[..., Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that differ from ``main``'s defaults (what the learner changed)."""
+    defaults = {name: param.default for name, param in inspect.signature(main).parameters.items()}
+    changed = {}
+    for name, value in values.items():
+        value = tuple(value) if isinstance(value, list) else value
+        if name in defaults and value != defaults[name]:
+            changed[name] = value
+    return changed
+
+
+def load_script(filename: str):
+    """Import a phase script (``"03_train_model.py"``) as a module, for tests and benchmarks.
+
+    Its name starts with a digit, so a plain ``import`` cannot load it; its ``main()`` then runs
+    like from the command line, without the ``__main__`` guard firing.
+    """
+    import importlib.util
+
+    from common import paths
+
+    path = paths.REPO_ROOT / filename
+    spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so dataclasses and pickling inside the script can find it
+    spec.loader.exec_module(module)
+    return module

