@@ -13,7 +13,7 @@ Run:     python predict.py my_digit.jpg [more.png ...]     (photos: dark ink on 
          python predict.py my_digits/ --save                (every image of a folder, with figures)
          python predict.py --draw                           (draw with the mouse; needs a display)
          python predict.py my_digit.jpg --arch mlp          (ask the Phase 3 MLP instead of the CNN)
-Expect:  the right digit for a clear, single digit that fills a good part of the picture; about 2 s.
+Expect:  the right digit for a clear, single digit on a plain background; a few seconds.
 Writes:  visualizations/predict_<image name>.png (with --save)
 """
 

@@ -29,20 +29,23 @@ EVAL_BATCH = 500  # images per forward pass: fast on a CPU, small enough for any
 
 
 def loss_gradient_sign(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """sign(d loss / d pixel) for each image (B, 1, 28, 28): FGSM's direction, on the CPU.
+    """sign(d loss / d pixel) for each image (N, 1, 28, 28): FGSM's direction, on the CPU.
 
     It does not depend on epsilon, so one backward pass serves a whole accuracy-vs-epsilon curve.
     """
     device = evaluation.model_device(model)
     was_training = model.training
     model.eval()  # attack the model that answers: dropout off
+    signs = []
     try:
-        pixels = images.detach().to(device).requires_grad_(True)
-        loss = F.cross_entropy(model(data.normalize(pixels)), labels.to(device))
-        (gradient,) = torch.autograd.grad(loss, pixels)
+        for start in range(0, len(images), EVAL_BATCH):
+            pixels = images[start : start + EVAL_BATCH].detach().to(device).requires_grad_(True)
+            loss = F.cross_entropy(model(data.normalize(pixels)), labels[start : start + EVAL_BATCH].to(device))
+            (gradient,) = torch.autograd.grad(loss, pixels)
+            signs.append(gradient.sign().cpu())
     finally:
         model.train(was_training)
-    return gradient.sign().cpu()
+    return torch.cat(signs)
 
 
 def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
@@ -73,11 +76,11 @@ def accuracy_on(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) ->
     return float((predict(model, images).argmax(dim=1) == labels.cpu()).float().mean())
 
 
-def fgsm_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-               epsilons: Sequence[float]) -> list[float]:
+def fgsm_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilons: Sequence[float],
+               direction: torch.Tensor | None = None) -> list[float]:
     """Accuracy under FGSM at each epsilon (epsilon 0 is the clean accuracy)."""
-    direction = torch.cat([loss_gradient_sign(model, images[s : s + EVAL_BATCH], labels[s : s + EVAL_BATCH])
-                           for s in range(0, len(images), EVAL_BATCH)])
+    if direction is None:
+        direction = loss_gradient_sign(model, images, labels)
     return [accuracy_on(model, fgsm(model, images, labels, eps, direction), labels) for eps in epsilons]
 
 

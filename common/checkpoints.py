@@ -51,7 +51,9 @@ def versions() -> dict[str, str]:
         torchvision_version = torchvision.__version__
     except ImportError:
         torchvision_version = "not installed"
-    return {"torch": str(torch.__version__), "torchvision": str(torchvision_version), "python": platform.python_version()}
+    # str(): torch's version string is a str subclass that weights_only loading would refuse
+    return {"torch": str(torch.__version__), "torchvision": str(torchvision_version),
+            "python": platform.python_version()}
 
 
 def plain(value):
@@ -64,9 +66,9 @@ def plain(value):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
-    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+    if value is None or type(value) in (bool, int, float, str) or isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, (Path, torch.device, torch.dtype)):
+    if isinstance(value, (str, Path, torch.device, torch.dtype)):  # incl. str subclasses (torch's version)
         return str(value)
     if isinstance(value, numbers.Number):  # numpy scalars
         return value.item() if hasattr(value, "item") else float(value)
@@ -112,17 +114,18 @@ def read_safely(path: Path, map_location: torch.device | str = "cpu", what: str 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only" in str(err).lower():
+        if "unsupported global" in str(err).lower():  # a pickled class or function, e.g. torch.save(model)
             raise CourseError(f"{shown} holds Python objects, not a course {what}; it is not loaded "
                               f"because that could run code (weights_only=True). Delete it and train again") from err
-        raise CourseError(f"{shown} is damaged ({_first_line(err)}); delete it and train again") from err
+        reason = "not a PyTorch file"
     except (RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CourseError(f"{shown} is damaged or truncated ({_first_line(err)}); delete it and train again") from err
+        reason = _first_line(err)
+    raise CourseError(f"{shown} is damaged or truncated ({reason}); delete it and train again")
 
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
-    return text[0][:120] if text else type(err).__name__
+    return text[0][:120] if text else f"{type(err).__name__}: the file ends too early"
 
 
 def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict:

@@ -26,17 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from common import activations, data, evaluation, paths, plots  # plots picks Agg when there is no display
 
-import matplotlib.pyplot as plt  # noqa: E402  (after plots chose the backend)
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (only after plots has chosen the backend)
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 
 TOP_INPUT = 15  # input pixels drawn in the network graph (the seed shows about 15 of 784)
 TOP_HIDDEN = 12  # neurons (or channels) drawn per hidden layer: enough to see a pattern, few enough to read
@@ -74,8 +76,9 @@ def contributions(layer: nn.Module, x: torch.Tensor, producer: nn.Module | None)
     """(next units, units) matrix of the signal each unit of ``x`` sends through ``layer``.
 
     Linear: exactly ``W[j, i] * x_i``; after convolutions each channel's positions are summed.
-    Conv2d: a kernel's total |weight| times the incoming channel's mean activity (every position
-    shares the kernel, so this is the typical size of the signal, not an exact sum).
+    Conv2d: what a unit adds to an output channel's mean: the kernel's summed weight times the
+    incoming channel's mean activity (a pixel: its value spread over all positions). Every
+    position shares the kernel, so this is exact except at the image border.
     """
     weight = layer.weight.detach().float().cpu()
     x = x.float().cpu()
@@ -84,10 +87,11 @@ def contributions(layer: nn.Module, x: torch.Tensor, producer: nn.Module | None)
             channels = producer.out_channels
             return (weight.reshape(len(weight), channels, -1) * x.reshape(1, channels, -1)).sum(dim=2)
         return weight * x.reshape(1, -1)  # (out, in)
-    kernel_size = weight.abs().sum(dim=(2, 3))  # (C_out, C_in)
+    kernel_sums = weight.sum(dim=(2, 3))  # (C_out, C_in)
     if producer is None:  # raw pixels into the first convolution: every pixel feeds every channel
-        return kernel_size.sum(dim=1, keepdim=True) * x.reshape(1, -1)  # (C_out, H*W)
-    return kernel_size * unit_activity(x, producer).reshape(1, -1)
+        pixels = x.reshape(-1)  # (H*W,)
+        return kernel_sums.sum(dim=1, keepdim=True) * pixels.reshape(1, -1) / len(pixels)  # (C_out, H*W)
+    return kernel_sums * unit_activity(x, producer).reshape(1, -1)  # (C_out, C_in)
 
 
 @dataclass
@@ -116,6 +120,16 @@ class Graph:
     excites: list[torch.Tensor]  # excites[c]: True where the signal pushes the next unit up
 
 
+def _column_names(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, str]]:
+    """(title, unit) of what each weight layer reads: "input" pixels, then "conv 1" channels, "hidden 1" neurons."""
+    names, counts = [("input", "pixels")], {"conv": 0, "hidden": 0}
+    for _, producer in layers[:-1]:
+        kind, unit = ("conv", "channels") if isinstance(producer, nn.Conv2d) else ("hidden", "neurons")
+        counts[kind] += 1
+        names.append((f"{kind} {counts[kind]}", unit))
+    return names
+
+
 def network_graph(model: nn.Module, record: activations.Recording, probs: torch.Tensor,
                   top_input: int = TOP_INPUT, top_hidden: int = TOP_HIDDEN) -> Graph:
     """Columns and connections of panel 3 for the first image of ``record``.
@@ -125,24 +139,16 @@ def network_graph(model: nn.Module, record: activations.Recording, probs: torch.
     """
     layers = activations.weight_layers(model)
     producers = [None] + [layer for _, layer in layers[:-1]]
-    columns, hidden, conv = [], 0, 0
-    for index, ((name, layer), producer) in enumerate(zip(layers, producers)):
+    columns = []
+    for (name, _), producer, (title, unit) in zip(layers, producers, _column_names(layers)):
         values = unit_activity(record.inputs[name][0], producer).float().cpu()
-        if producer is None:
-            title, unit = "input", "pixels"
-        elif isinstance(producer, nn.Conv2d):
-            conv += 1
-            title, unit = f"conv {conv}", "channels"
-        else:
-            hidden += 1
-            title, unit = f"hidden {hidden}", "neurons"
-        shown = top_k(values, top_input if index == 0 else top_hidden)
+        shown = top_k(values, top_input if producer is None else top_hidden)
         columns.append(Column(title, unit, values, shown, _scaled(values, shown)))
-    logits = record.outputs[layers[-1][0]][0].float().cpu()
+    logits = record.outputs[layers[-1][0]][0].float().cpu()  # (10,)
     columns.append(Column("output", "digits", logits, torch.arange(len(logits)), probs.float().cpu()))
     strengths, excites = [], []
     for (name, layer), producer, here, after in zip(layers, producers, columns, columns[1:]):
-        signal = contributions(layer, record.inputs[name][0], producer)
+        signal = contributions(layer, record.inputs[name][0], producer)  # (units after, units here)
         strengths.append(connection_strengths(signal, after.shown, here.shown))
         excites.append(signal[after.shown][:, here.shown] > 0)
     return Graph(columns, strengths, excites)
@@ -157,6 +163,7 @@ class RunningStats:
     confidences: list[float] = field(default_factory=list)
 
     def add(self, label: int, pred: int, confidence: float) -> None:
+        """Remember one classified digit."""
         self.labels.append(int(label))
         self.preds.append(int(pred))
         self.confidences.append(float(confidence))
@@ -167,6 +174,7 @@ class RunningStats:
                                            torch.tensor(self.preds, dtype=torch.long), num_classes)
 
     def accuracy(self) -> float:
+        """Share of the digits so far that were predicted right (a fraction; 0 before the first)."""
         return sum(t == p for t, p in zip(self.labels, self.preds)) / max(1, len(self.labels))
 
     def recent(self, n: int = RECENT) -> tuple[list[float], list[bool]]:
@@ -199,8 +207,9 @@ class Frame:
         return float(self.probs[self.pred])
 
 
-def layer_summary(graph: Graph, record: activations.Recording, model: nn.Module) -> tuple[list[str], list[float], list[float]]:
-    """Panel 5: mean and max activation of each hidden layer (everything it passes on) and of the output logits."""
+def layer_summary(graph: Graph, record: activations.Recording,
+                  model: nn.Module) -> tuple[list[str], list[float], list[float]]:
+    """Panel 5: names, mean and max activation of each hidden layer (all it passes on) and of the output logits."""
     layers = activations.weight_layers(model)
     tensors = [record.inputs[name][0] for name, _ in layers[1:]] + [record.outputs[layers[-1][0]][0]]
     names = [column.title for column in graph.columns[1:]]
@@ -239,15 +248,14 @@ def frame_stream(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 Updater = Callable[[Frame], None]
 RIGHT_COLOR, WRONG_COLOR = plots.PALETTE[2], plots.PALETTE[3]  # bluish green, vermillion
-EXCITE_COLOR, INHIBIT_COLOR = np.array(matplotlib.colors.to_rgb(plots.PALETTE[0])), np.array(
-    matplotlib.colors.to_rgb(plots.PALETTE[3]))
+EXCITE_COLOR, INHIBIT_COLOR = np.array(to_rgb(plots.PALETTE[0])), np.array(to_rgb(plots.PALETTE[3]))
 NODE_CMAP = plt.get_cmap("Greys")
 FIGSIZE = (16, 9)
 
 
-def _verdict(frame: Frame) -> tuple[str, str]:
-    """'right'/'wrong' colour for this frame's prediction."""
-    return (RIGHT_COLOR, "right") if frame.pred == frame.label else (WRONG_COLOR, "wrong")
+def _verdict(frame: Frame) -> str:
+    """Green for a right prediction, vermillion for a wrong one."""
+    return RIGHT_COLOR if frame.pred == frame.label else WRONG_COLOR
 
 
 def draw_input(ax: plt.Axes) -> Updater:
@@ -261,28 +269,28 @@ def draw_input(ax: plt.Axes) -> Updater:
         picture.set_data(frame.image.numpy())
         shown = frame.graph.columns[0].shown.numpy()
         marks.set_offsets(np.column_stack([shown % data.IMAGE_SIZE, shown // data.IMAGE_SIZE]))
-        color, _ = _verdict(frame)
-        ax.set_title(f"1. Input: a {frame.label}\npredicted {frame.pred} ({frame.confidence:.1%})",
-                     fontsize=10, color=color)
+        wrong = "  WRONG" if frame.pred != frame.label else ""
+        ax.title.set_text(f"1. Input: a {frame.label}\npredicted {frame.pred} ({frame.confidence:.1%}){wrong}")
+        ax.title.set_color(_verdict(frame))
     return update
 
 
 def draw_probabilities(ax: plt.Axes) -> Updater:
-    """Panel 2: the softmax probabilities; the predicted digit's bar is green."""
+    """Panel 2: the softmax probabilities; the predicted digit's bar is green (vermillion when it is wrong)."""
     bars = ax.bar(range(data.NUM_CLASSES), np.zeros(data.NUM_CLASSES), color=plots.BASE_COLOR)
     note = ax.text(0, 0, "", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(data.NUM_CLASSES))
     ax.set_ylim(0, 1.15)
     ax.set_yticks([0, 0.5, 1.0], ["0%", "50%", "100%"])
-    plots._style(ax, "2. Output probabilities", "digit", "", grid="y")
-    ax.title.set_fontsize(10)
+    plots._style(ax, "", "digit", "", grid="y")
 
     def update(frame: Frame) -> None:
         for digit, bar in enumerate(bars):
             bar.set_height(float(frame.probs[digit]))
-            bar.set_color(RIGHT_COLOR if digit == frame.pred else plots.BASE_COLOR)
+            bar.set_color(_verdict(frame) if digit == frame.pred else plots.BASE_COLOR)
         note.set_position((frame.pred, frame.confidence + 0.02))
         note.set_text(f"{frame.confidence:.0%}")
+        ax.title.set_text(f"2. Output probabilities (true digit: {frame.label})")
     return update
 
 
@@ -309,7 +317,7 @@ def draw_confusion(ax: plt.Axes) -> Updater:
             counts[row][col].set_visible(bool(value))  # empty cells stay blank (and cost nothing to draw)
             counts[row][col].set_color("white" if value > peak / 2 else "black")
         current.set_xy((frame.pred - 0.5, frame.label - 0.5))
-        ax.set_title(f"4. Confusion, {frame.seen} digits: accuracy {frame.accuracy:.1%}", fontsize=10)
+        ax.title.set_text(f"4. Confusion, {frame.seen} digits: accuracy {frame.accuracy:.1%}")
     return update
 
 
@@ -338,7 +346,9 @@ def _unit_label(column: Column, index: int) -> str:
 def _draw_column_frame(ax: plt.Axes, column: Column, x: float, ys: np.ndarray, spacing: float) -> None:
     """The parts of a column that never change: its heading and the ⋮ for the units left out."""
     total = len(column.values)
-    count = f"all {total} {column.unit}" if total == len(column.shown) else f"top {len(column.shown)} of {total} {column.unit}"
+    drawn = len(column.shown)
+    count = f"all {total} {column.unit}" if total == drawn else f"top {drawn} of {total} {column.unit}"
+    count += " (row,col)" if column.unit == "pixels" else ""
     ax.text(x, 0.93, f"{column.title}\n{count}", ha="center", va="bottom", fontsize=8.5)
     if total > len(column.shown):
         ax.text(x, ys[-1] - 0.9 * spacing, "⋮", ha="center", va="center", fontsize=14, color="dimgray")
@@ -349,7 +359,7 @@ def draw_network(ax: plt.Axes, graph: Graph) -> Updater:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
-    ax.set_title("3. Network activity for this digit", fontsize=10)
+    ax.title.set_text("3. Network activity for this digit")
     xs, ys, spacing = _slots(graph)
     edges = []
     for c in range(len(graph.columns) - 1):
@@ -383,7 +393,7 @@ def draw_network(ax: plt.Axes, graph: Graph) -> Updater:
 
 def _mark_prediction(texts: list, dots, frame: Frame) -> None:
     """The output layer: the predicted digit's label bold and coloured, its node outlined."""
-    color, _ = _verdict(frame)
+    color = _verdict(frame)
     for digit, text in enumerate(texts):
         chosen = digit == frame.pred
         text.set_color(color if chosen else "black")
@@ -400,8 +410,8 @@ def draw_layer_activity(ax: plt.Axes, names: list[str]) -> Updater:
     maxes = ax.bar(positions + 0.2, np.zeros(len(names)), 0.4, color=plots.PALETTE[3], label="max")
     ax.set_xticks(positions, names, fontsize=8)
     ax.axhline(0, color="0.4", linewidth=0.8)
-    plots._style(ax, "5. Layer activations: mean (blue), max (red)", "", "activation", grid="y")
-    ax.title.set_fontsize(10)
+    plots._style(ax, "", "", "activation", grid="y")
+    ax.title.set_text("5. Layer activations: mean (blue), max (red)")
 
     def update(frame: Frame) -> None:
         for bar, value in zip(means, frame.layer_means):
@@ -414,21 +424,21 @@ def draw_layer_activity(ax: plt.Axes, names: list[str]) -> Updater:
 
 
 def draw_output_weights(ax: plt.Axes, all_weights: torch.Tensor, bins: int = 30) -> Updater:
-    """Panel 6: histogram of the weights into the predicted output neuron, on bins shared by all ten."""
+    """Panel 6: histogram of the weights into the predicted output neuron, on bins and axes shared by all ten."""
     edges = np.linspace(float(all_weights.min()), float(all_weights.max()), bins + 1)
+    tallest = max(int(np.histogram(row, bins=edges)[0].max()) for row in all_weights.numpy())
     bars = ax.bar(edges[:-1], np.zeros(bins), width=np.diff(edges), align="edge", color=plots.PALETTE[5],
                   edgecolor="white", linewidth=0.4)
     ax.axvline(0, color=plots.PALETTE[3], linestyle="--", linewidth=1.2)
+    ax.set_ylim(0, tallest * 1.1)
     plots._style(ax, "", "weight", "count", grid="y")
 
     def update(frame: Frame) -> None:
         counts, _ = np.histogram(frame.output_weights.numpy(), bins=edges)
         for bar, count in zip(bars, counts):
             bar.set_height(count)
-        ax.set_ylim(0, max(1, counts.max()) * 1.15)
         positive = int((frame.output_weights > 0).sum())
-        ax.set_title(f"6. Weights into output {frame.pred} ({positive} of {len(frame.output_weights)} positive)",
-                     fontsize=10)
+        ax.title.set_text(f"6. Weights into output {frame.pred} ({positive} of {len(frame.output_weights)} positive)")
     return update
 
 
@@ -449,8 +459,20 @@ def draw_confidence(ax: plt.Axes) -> Updater:
         line.set_data(steps, confidences)
         wrong = ~np.array(frame.recent_right, dtype=bool)
         misses.set_data(steps[wrong], confidences[wrong])
-        ax.set_title(f"7. Confidence: mean {confidences.mean():.1%} (x = wrong)", fontsize=10)
+        ax.title.set_text(f"7. Confidence: mean {confidences.mean():.1%} (x = wrong)")
     return update
+
+
+def _pinned(ax: plt.Axes, below: float = 22, left: float = 30) -> plt.Axes:
+    """Fix the title and axis-label positions once (a title above the axes, labels a fixed distance off).
+
+    Left to itself, matplotlib measures every tick label on every frame to place them: a third of
+    the drawing time of this figure.
+    """
+    ax.set_title(" ", fontsize=10, y=1.0)
+    ax.xaxis.set_label_coords(0.5, 0, transform=offset_copy(ax.transAxes, ax.figure, y=-below, units="points"))
+    ax.yaxis.set_label_coords(0, 0.5, transform=offset_copy(ax.transAxes, ax.figure, x=-left, units="points"))
+    return ax
 
 
 def build_dashboard(model: nn.Module, first: Frame, title: str) -> tuple[plt.Figure, Updater]:
@@ -458,16 +480,21 @@ def build_dashboard(model: nn.Module, first: Frame, title: str) -> tuple[plt.Fig
     fig = plt.figure(figsize=FIGSIZE, facecolor="white")
     grid = fig.add_gridspec(3, 4, width_ratios=[1.0, 1.35, 1.35, 1.2], left=0.035, right=0.985, top=0.9,
                             bottom=0.06, wspace=0.28, hspace=0.55)
+    axes = [_pinned(fig.add_subplot(spec)) for spec in (grid[0, 0], grid[1, 0])]
+    axes.append(_pinned(fig.add_subplot(grid[2, 0]), below=16, left=16))  # the confusion matrix's small ticks
+    axes += [_pinned(fig.add_subplot(spec)) for spec in (grid[:, 1:3], grid[0, 3], grid[1, 3], grid[2, 3])]
     last_layer = activations.weight_layers(model)[-1][1]
     updaters = [
-        draw_input(fig.add_subplot(grid[0, 0])),
-        draw_probabilities(fig.add_subplot(grid[1, 0])),
-        draw_confusion(fig.add_subplot(grid[2, 0])),
-        draw_network(fig.add_subplot(grid[:, 1:3]), first.graph),
-        draw_layer_activity(fig.add_subplot(grid[0, 3]), first.layer_names),
-        draw_output_weights(fig.add_subplot(grid[1, 3]), last_layer.weight.detach().cpu()),
-        draw_confidence(fig.add_subplot(grid[2, 3])),
+        draw_input(axes[0]),
+        draw_probabilities(axes[1]),
+        draw_confusion(axes[2]),
+        draw_network(axes[3], first.graph),
+        draw_layer_activity(axes[4], first.layer_names),
+        draw_output_weights(axes[5], last_layer.weight.detach().cpu()),
+        draw_confidence(axes[6]),
     ]
+    for ax in axes:
+        ax.title.set_fontsize(10)  # the same size for every panel, however it was styled
     heading = fig.suptitle("", fontsize=13)
 
     def update(frame: Frame) -> None:

@@ -27,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common import data
 from common.errors import CourseError
@@ -41,7 +42,6 @@ NOISE_SIGMAS = 5.0      # ... and so is anything within 5 standard deviations of
 BACKGROUND_CELLS = 16   # lighting is estimated on a 16 x 16 grid of the image ...
 BACKGROUND_WINDOW = 5   # ... as the faintest level within 5 x 5 cells (wider than any pen stroke)
 BORDER_FRACTION = 0.05  # the outer 5% of each side is taken to be paper
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -53,10 +53,8 @@ class LoadedImage:
     gray: torch.Tensor
 
 
-def _open_pil(source: str | Path | BinaryIO, name: str):
+def _open_pil(source: str | Path | BinaryIO, name: str) -> Image.Image:
     """Open with Pillow, upright (phone photos store their rotation in EXIF), fully decoded."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
         with Image.open(source) as img:
             img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode straight at a smaller size: much faster
@@ -67,19 +65,19 @@ def _open_pil(source: str | Path | BinaryIO, name: str):
         raise CourseError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise CourseError(f"{name} is a folder; pass it on its own to predict every image in it") from None
+    except PermissionError:
+        raise CourseError(f"{name} cannot be read: permission denied") from None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
         raise CourseError(f"{name} is not an image Pillow can read ({type(err).__name__}); "
                           "save it as PNG or JPEG") from None
 
 
-def _to_rgb_array(img) -> np.ndarray:
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
     """(H, W, 3) float32 in [0, 1] from any Pillow mode: 16-bit grey, palette, transparency."""
-    from PIL import Image
-
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit, 32-bit or floating-point grey
         grey = np.asarray(img, dtype=np.float32)
-        grey = grey / (65535.0 if grey.max() > 255 else 255.0) if img.mode != "F" else grey / max(1.0, grey.max())
-        return np.repeat(np.clip(grey, 0, 1)[:, :, None], 3, axis=2)
+        full_scale = 1.0 if grey.max() <= 1 else 255.0 if grey.max() <= 255 else 65535.0
+        return np.repeat(np.clip(grey / full_scale, 0, 1)[:, :, None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[:, :, 3:]
@@ -102,8 +100,6 @@ def read_image(source: str | Path | BinaryIO, name: str | None = None) -> Loaded
         raise CourseError(f"{name} is only {img.size[0]}x{img.size[1]} pixels; "
                           f"a digit needs at least {MIN_SIDE}x{MIN_SIDE}")
     if max(img.size) > MAX_SIDE:
-        from PIL import Image
-
         img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
     rgb = torch.from_numpy(np.ascontiguousarray(_to_rgb_array(img)))  # (H, W, 3)
     gray = rgb @ torch.tensor([0.299, 0.587, 0.114])  # (H, W): the ITU-R 601 luma weights
@@ -169,7 +165,11 @@ def _ink_map(gray: torch.Tensor, name: str) -> torch.Tensor:
                           f"(contrast {contrast:.2f}); photograph a darker or bigger digit")
     ink = ((ink - paper) / contrast).clamp(0, 1)
     threshold = max(INK_THRESHOLD, NOISE_SIGMAS * float(noise) / contrast)
-    return torch.where(ink >= threshold, ink, torch.zeros_like(ink))
+    ink = torch.where(ink >= threshold, ink, torch.zeros_like(ink))
+    if not bool((ink > 0).any()):
+        raise CourseError(f"{name} is too noisy: no ink stands out from the grain of the paper; "
+                          "take the photo in better light")
+    return ink
 
 
 def _main_run(profile: torch.Tensor, max_gap: int) -> tuple[int, int]:

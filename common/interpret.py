@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from common import data, evaluation
+from common import adversarial, data, evaluation
 
 
 @dataclass
@@ -35,7 +35,8 @@ class ConfusedPair:
         return self.a_as_b + self.b_as_a
 
     def __str__(self) -> str:
-        return f"{self.a}/{self.b}: {self.total} ({self.a} read as {self.b}: {self.a_as_b}, {self.b} as {self.a}: {self.b_as_a})"
+        return (f"{self.a}/{self.b}: {self.total} "
+                f"({self.a} read as {self.b}: {self.a_as_b}, {self.b} as {self.a}: {self.b_as_a})")
 
 
 def top_confused_pairs(cm: torch.Tensor, k: int = 3) -> list[ConfusedPair]:
@@ -63,26 +64,31 @@ def rank_by_confidence(predictions: evaluation.Predictions) -> tuple[torch.Tenso
     return wrong[confidence[wrong].argsort(descending=True)], right[confidence[right].argsort()]
 
 
-def saliency_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+def saliency_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None,
+                  samples: int = 1, noise_std: float = 0.0, seed: int = 0) -> torch.Tensor:
     """|d logit / d pixel| for each image's target class (default: the predicted one), (B, 28, 28).
 
     The gradient says how much the class score would move if one pixel changed a little: bright
     pixels are the ones the answer depends on. ``images`` are [0, 1] pixels (B, 1, 28, 28); the
     gradient is taken with respect to them, through the same normalization as in training.
+    A single gradient is speckled; with ``samples`` > 1 it is averaged over that many copies with
+    Gaussian noise of ``noise_std`` added ("SmoothGrad", Smilkov et al. 2017), which keeps what
+    is stable and shows the shape of the evidence.
     """
     device = evaluation.model_device(model)
+    if targets is None:
+        targets = adversarial.predict(model, images).argmax(dim=1)
+    noise = torch.randn((samples, *images.shape), generator=torch.Generator().manual_seed(seed)) * noise_std
+    pixels = (images.unsqueeze(0) + noise).flatten(0, 1).to(device).requires_grad_(True)  # (S * B, 1, 28, 28)
     was_training = model.training
     model.eval()  # dropout off: the saliency of the model that answers, not of a random sub-network
     try:
-        pixels = images.detach().to(device).requires_grad_(True)
-        logits = model(data.normalize(pixels))  # (B, 10)
-        if targets is None:
-            targets = logits.argmax(dim=1)
-        chosen = logits.gather(1, targets.to(device).view(-1, 1)).sum()  # one score per image
+        logits = model(data.normalize(pixels))  # (S * B, 10)
+        chosen = logits.gather(1, targets.repeat(samples).to(device).view(-1, 1)).sum()  # one score per copy
         (gradient,) = torch.autograd.grad(chosen, pixels)
     finally:
         model.train(was_training)
-    return gradient.abs().amax(dim=1).cpu()  # (B, 28, 28)
+    return gradient.abs().amax(dim=1).view(samples, len(images), *images.shape[2:]).mean(0).cpu()  # (B, 28, 28)
 
 
 @dataclass

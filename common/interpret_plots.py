@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from common import plots
@@ -35,15 +36,18 @@ def plot_reliability(results: Mapping[str, Reliability], path: Path, title: str 
         accuracy, confidence = result.accuracy.numpy(), result.confidence.numpy()
         ax.bar(centres[filled], accuracy[filled], width=width * 0.9, color=plots.BASE_COLOR, label="accuracy in bin")
         ax.bar(centres[filled], (confidence - accuracy)[filled], bottom=accuracy[filled], width=width * 0.9,
-               color=WRONG_COLOR, alpha=0.35, label="gap to its confidence")
+               facecolor="none", edgecolor=WRONG_COLOR, hatch="///", linewidth=1,
+               label="gap to the bin's mean confidence")
         ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-        for x, y, count in zip(centres[filled], accuracy[filled], result.counts.numpy()[filled]):
-            ax.annotate(f"{count:,}", (x, min(y, 0.93)), xytext=(0, 3), textcoords="offset points",
+        tops = np.maximum(accuracy, confidence)
+        for x, top, count in zip(centres[filled], tops[filled], result.counts.numpy()[filled]):
+            ax.annotate(f"{count:,}", (x, min(top, 0.97)), xytext=(0, 2), textcoords="offset points",
                         ha="center", fontsize=7, color="dimgray")
         ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
+        ax.set_ylim(0, 1.06)
         ax.legend(loc="upper left", fontsize=8)
-        plots._style(ax, f"{name}: ECE {result.ece:.4f}", "confidence (top probability)", "accuracy")
+        plots._style(ax, f"{name}: ECE {result.ece:.4f} (numbers: answers per bin)",
+                     "confidence (top probability)", "accuracy")
     fig.suptitle(title or "Reliability diagram: does 90% sure mean right 90% of the time?", fontsize=12)
     fig.tight_layout()
     return plots._finish(fig, path, show)

@@ -8,6 +8,7 @@ products you can read line by line, using the equations of the learning plan's m
     backward   delta^(L) = y_hat - y
                delta^(l) = (W^(l+1))^T delta^(l+1)  (*)  ReLU'(z^(l))
                dL/dW^(l) = delta^(l) (a^(l-1))^T     dL/db^(l) = delta^(l)
+    where y is the one-hot correct answer and (*) multiplies element by element (the plan's circle-dot).
 
 A batch is a matrix with ONE ROW PER IMAGE, so the plan's column-vector ``W a + b`` is written
 ``A @ W.T + b`` here, with ``W`` shaped (out, in) exactly like ``torch.nn.Linear.weight``. That is
@@ -108,8 +109,12 @@ class NumpyMLP:
         self.biases = [np.zeros(n_out, dtype=self.dtype) for n_out in self.layer_sizes[1:]]
 
     def parameters(self) -> list[np.ndarray]:
-        """[W1, b1, W2, b2, ...]: the live arrays, in the same order as ``gradients`` below."""
+        """[W1, b1, W2, b2, ...]: the live arrays, in the order backward() returns their gradients."""
         return [array for pair in zip(self.weights, self.biases) for array in pair]
+
+    def parameter_names(self) -> list[str]:
+        """["W1", "b1", "W2", "b2", ...]: the plan's names, in the order of ``parameters()``."""
+        return [f"{kind}{index + 1}" for index in range(len(self.weights)) for kind in "Wb"]
 
     def num_parameters(self) -> int:
         return sum(array.size for array in self.parameters())
@@ -209,16 +214,19 @@ class ScratchResult:
     best_epoch: int = 0
     seconds: float = 0.0
     diverged: bool = False
+    batch_losses: list[float] = field(default_factory=list)  # every mini-batch's loss, in order
 
 
 def train_one_epoch(model: NumpyMLP, optimizer: MomentumSGD, images: np.ndarray, labels: np.ndarray,
-                    batch_size: int, rng: np.random.Generator, progress: tqdm | None) -> tuple[float, float]:
+                    batch_size: int, rng: np.random.Generator, progress: tqdm | None,
+                    batch_losses: list[float]) -> tuple[float, float]:
     """One shuffled pass over the data; returns (mean train loss, train accuracy), nan if it diverged."""
     order = rng.permutation(len(labels))
     total_loss, correct = 0.0, 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         loss, gradients, logits = model.loss_and_gradients(images[idx], labels[idx])  # forward + backward
+        batch_losses.append(loss)
         if not np.isfinite(loss):
             return float("nan"), 0.0
         optimizer.step(gradients)  # update every W and b
@@ -246,9 +254,9 @@ def train(model: NumpyMLP, train_images: np.ndarray, train_labels: np.ndarray, v
         for epoch in range(1, num_epochs + 1):
             epoch_start = time.perf_counter()
             with tqdm(total=steps, desc=f"epoch {epoch}/{num_epochs}", unit="batch", leave=False,
-                      disable=not verbose) as progress:
+                      disable=None if verbose else True) as progress:  # None: a bar only in a terminal
                 train_loss, train_acc = train_one_epoch(model, optimizer, train_images, train_labels,
-                                                        batch_size, rng, progress)
+                                                        batch_size, rng, progress, result.batch_losses)
             if not np.isfinite(train_loss):
                 result.diverged = True
                 if verbose:
@@ -258,11 +266,13 @@ def train(model: NumpyMLP, train_images: np.ndarray, train_labels: np.ndarray, v
             result.history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                                    "val_loss": val["loss"], "val_acc": val["accuracy"], "lr": lr,
                                    "seconds": time.perf_counter() - epoch_start})
-            if val["accuracy"] > result.best_val_acc:
+            improved = val["accuracy"] > result.best_val_acc
+            if improved:
                 result.best_val_acc, result.best_epoch, best = val["accuracy"], epoch, model.copy_parameters()
             if verbose:
-                print(f"epoch {epoch:>2}/{num_epochs}  train loss {train_loss:.4f} acc {train_acc:6.2%} | "
-                      f"val loss {val['loss']:.4f} acc {val['accuracy']:6.2%} | {result.history[-1]['seconds']:.1f} s")
+                print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs} | train loss {train_loss:.4f}  "
+                      f"acc {train_acc:7.2%} | val loss {val['loss']:.4f}  acc {val['accuracy']:7.2%} | "
+                      f"{result.history[-1]['seconds']:.1f} s" + ("  (best)" if improved else ""))
     model.set_parameters(best)
     result.seconds = time.perf_counter() - start
     return result
@@ -283,6 +293,17 @@ def noisy_arrays(split: data.Split, noise_std: float, seed: int = 0) -> np.ndarr
     unit = data.to_unit(split.images).numpy()  # (N, 1, 28, 28) in [0, 1]
     noisy = np.clip(unit + rng.normal(0.0, noise_std, size=unit.shape).astype(np.float32), 0.0, 1.0)
     return data.normalize(torch.from_numpy(noisy)).reshape(len(split), -1).numpy()
+
+
+def copy_into_torch(model: NumpyMLP, torch_model: torch.nn.Module) -> None:
+    """Give a PyTorch MLP of the same shape these exact weights (nn.Linear stores W as (out, in) too)."""
+    linears = [module for module in torch_model.modules() if isinstance(module, torch.nn.Linear)]
+    if [tuple(linear.weight.shape) for linear in linears] != [weight.shape for weight in model.weights]:
+        raise CourseError("the PyTorch model's layer sizes differ from the NumPy network's")
+    with torch.no_grad():
+        for linear, weight, bias in zip(linears, model.weights, model.biases):
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
 
 
 # --- saving and loading (.npz: plain arrays, no pickle) ---------------------------------------------
@@ -326,8 +347,7 @@ def load_scratch_model(path: Path) -> tuple[NumpyMLP, dict]:
     info, arrays = _read_npz(path)
     model = NumpyMLP(tuple(info["hidden_sizes"]), input_size=info["input_size"], num_classes=info["num_classes"],
                      init=info["init"], dtype=info["dtype"])
-    expected = {f"{kind}{index + 1}": param.shape for index, pair in enumerate(zip(model.weights, model.biases))
-                for kind, param in zip("Wb", pair)}
+    expected = {name: param.shape for name, param in zip(model.parameter_names(), model.parameters())}
     if {name: array.shape for name, array in arrays.items()} != expected:
         raise CourseError(f"{paths.display_path(path)} holds arrays that do not match its architecture; "
                           "delete it and run 03b_backprop_from_scratch.py again")
@@ -342,6 +362,7 @@ def load_scratch_model(path: Path) -> tuple[NumpyMLP, dict]:
 class GradientCheck:
     """Per parameter: its name, shape, and the relative error against each reference."""
 
+    layer_sizes: tuple[int, ...]
     rows: list[tuple[str, tuple[int, ...], float, float]]
     loss_numpy: float
     loss_torch: float
@@ -412,7 +433,6 @@ def gradient_check(hidden_sizes: tuple[int, ...] = (16, 8), input_size: int = 20
     loss_numpy, ours, _ = model.loss_and_gradients(images, labels)
     loss_torch, theirs = autograd_gradients(model, images, labels)
     numeric = finite_difference_gradients(model, images, labels)
-    names = [f"{kind}{index + 1}" for index in range(len(model.weights)) for kind in "Wb"]
     rows = [(name, grad.shape, relative_error(grad, auto), relative_error(grad, approx))
-            for name, grad, auto, approx in zip(names, ours, theirs, numeric)]
-    return GradientCheck(rows, loss_numpy, loss_torch)
+            for name, grad, auto, approx in zip(model.parameter_names(), ours, theirs, numeric)]
+    return GradientCheck(model.layer_sizes, rows, loss_numpy, loss_torch)

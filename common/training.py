@@ -219,12 +219,23 @@ def _save_resume(path: Path, model: nn.Module, optimizer, scheduler, train_loade
     checkpoints.save_training_state(path, state)
 
 
+def _differences(saved: dict, now: dict) -> list[str]:
+    """'lr: saved 0.01, now 0.001' for every setting that changed (one level into nested dicts)."""
+    found = []
+    for key in sorted(set(saved) | set(now)):
+        before, after = saved.get(key), now.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            found += [f"{key}.{change}" for change in _differences(before, after)]
+        elif before != after:
+            found.append(f"{key}: saved {before!r}, now {after!r}")
+    return found
+
+
 def _check_same_run(state: dict, settings: dict, path: Path) -> None:
     """A resumed run must be the run that was saved: same model, settings and epochs."""
-    differing = [key for key in settings if state.get(key) != settings[key]]
-    if differing:
-        details = "; ".join(f"{key}: saved {state.get(key)!r}, now {settings[key]!r}" for key in differing)
-        raise CourseError(f"{paths.display_path(path)} was saved by a different run ({details}); "
+    changes = _differences({key: state.get(key) for key in settings}, settings)
+    if changes:
+        raise CourseError(f"{paths.display_path(path)} was saved by a different run ({'; '.join(changes)}); "
                           "resume with the same settings or run without --resume")
 
 
@@ -259,20 +270,20 @@ def _print_epoch(record: dict, num_epochs: int, improved: bool) -> None:
 def _kept_weights(run: RunState) -> str:
     if run.best_epoch == 0:
         return "no epoch finished, so the model keeps its starting weights"
-    return f"the model keeps its best weights (epoch {run.best_epoch}, val acc {run.best_val_acc:.2%})"
+    return f"the model keeps its best weights: epoch {run.best_epoch}, val acc {run.best_val_acc:.2%}"
 
 
-def _divergence_advice(err: Diverged, epoch: int, lr: float, run: RunState) -> str:
+def _divergence_advice(err: Diverged, epoch: int, lr: float) -> str:
     where = f"batch {err.batch}" if err.batch is not None else "validation"
     return (f"loss became {err.loss} at epoch {epoch}, {where}: the learning rate {lr:g} is probably too high; "
-            f"try 10x smaller ({_kept_weights(run)})")
+            "try 10x smaller")
 
 
 def _interrupt_message(run: RunState, resume_file: Path | None) -> str:
     if resume_file is not None and resume_file.is_file():
         return (f"interrupted: the state after epoch {run.next_epoch - 1} is in {paths.display_path(resume_file)}; "
-                f"run again with --resume to continue ({_kept_weights(run)})")
-    return f"interrupted before an epoch finished; nothing to resume from ({_kept_weights(run)})"
+                "run again with --resume to continue")
+    return "interrupted before an epoch finished; nothing to resume from"
 
 
 # --- the loop ------------------------------------------------------------------------------------
@@ -369,11 +380,12 @@ def fit(model: nn.Module, train_loader: Batches, val_loader: Batches, *, optimiz
                 break
     except Diverged as err:
         outcome = "diverged"
-        print(_divergence_advice(err, run.next_epoch, current_lr(optimizer), run))
+        print(_divergence_advice(err, run.next_epoch, current_lr(optimizer)))
     except KeyboardInterrupt:
         outcome = "interrupted"
         print(_interrupt_message(run, resume_file))
     model.load_state_dict(run.best_state)  # best-on-validation weights (or the starting ones)
+    print(_kept_weights(run))
     if resume_file is not None and outcome != "interrupted":
         resume_file.unlink(missing_ok=True)
     return FitResult(history=run.history, best_val_acc=max(run.best_val_acc, 0.0), best_val_loss=run.best_val_loss,

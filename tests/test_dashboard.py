@@ -66,6 +66,11 @@ def test_contributions_add_up_to_each_layer_output():
     for name, layer, producer in (("fc1", model.fc1, conv2), ("fc2", model.fc2, model.fc1)):
         signal = dashboard.contributions(layer, record.inputs[name][0], producer)
         assert torch.allclose(signal.sum(dim=1) + layer.bias, record.outputs[name][0], atol=1e-4)
+    # a convolution: the signal into each channel's mean, exact when nothing touches the border
+    maps = torch.nn.functional.pad(torch.rand(32, 10, 10), (2, 2, 2, 2))  # (32, 14, 14), zero border
+    with torch.no_grad():
+        expected = conv2(maps[None])[0].mean(dim=(1, 2)) - conv2.bias  # (64,)
+    assert torch.allclose(dashboard.contributions(conv2, maps, model.conv1).sum(dim=1), expected, atol=1e-4)
     graph = dashboard.network_graph(model, record, torch.full((10,), 0.1))
     assert [c.title for c in graph.columns] == ["input", "conv 1", "conv 2", "hidden 1", "output"]
     assert [len(c.values) for c in graph.columns] == [784, 32, 64, 128, 10]  # channels, not positions
@@ -104,12 +109,12 @@ def _save_untrained(path, model: nn.Module) -> None:
 def test_script_writes_png_and_gif_headless(synthetic_mnist):
     torch.manual_seed(0)
     _save_untrained(synthetic_mnist.models / "mlp.pt", models.MLP(hidden_sizes=(16, 8)))
-    result = load_script("06_watch_network.py").main(count=4, interval=0.5)  # Agg in tests: no window
+    result = load_script("06_watch_network.py").main(count=3, interval=0.5)  # Agg in tests: no window
     png, gif = result["files"]
     assert png.name == "06_network_dashboard.png" and png.stat().st_size > 10_000
     with Image.open(gif) as animation:
-        assert animation.n_frames == 4
-    assert result["seen"] == 4 and int(result["confusion"].sum()) == 4
+        assert animation.n_frames == 3 and animation.info["duration"] == 500
+    assert result["seen"] == 3 and int(result["confusion"].sum()) == 3
 
 
 def test_script_draws_a_cnn(synthetic_mnist):
@@ -120,6 +125,22 @@ def test_script_draws_a_cnn(synthetic_mnist):
         assert animation.n_frames == 2
 
 
-def test_script_says_what_to_run_without_a_checkpoint(synthetic_mnist):
+def test_script_says_what_to_run_without_a_checkpoint(course_dirs):
     with pytest.raises(CourseError, match="03_train_model.py --hidden-sizes 128 64"):
         load_script("06_watch_network.py").main(count=2)
+
+
+def test_script_animates_in_a_window_when_one_can_open(synthetic_mnist, monkeypatch):
+    torch.manual_seed(0)
+    _save_untrained(synthetic_mnist.models / "mlp.pt", models.MLP(hidden_sizes=(16, 8)))
+    shown = []
+
+    def fake_show() -> None:  # a window's first draw starts the animation
+        dashboard.plt.gcf().canvas.draw()
+        shown.append(True)
+
+    monkeypatch.setattr(dashboard, "can_animate", lambda: True)
+    monkeypatch.setattr(dashboard.plt, "show", fake_show)
+    result = load_script("06_watch_network.py").main(count=2, show=True)
+    assert shown == [True] and result["files"] == []  # a window instead of files
+    dashboard.plt.close("all")

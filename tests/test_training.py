@@ -1,0 +1,277 @@
+"""The training loop: learning, early stopping, the nan guard, checkpoints and exact resuming."""
+
+import math
+import random
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from common import checkpoints, data, models, paths, training
+from common import device as devices
+from common.errors import CourseError
+
+RECORD_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
+
+
+def synthetic_loaders(batch_size: int = 32, seed: int = 0, augment: bool = False):
+    """train (540 images), validation (60) and test (200) loaders over the synthetic MNIST."""
+    splits = data.load_mnist(val_fraction=0.1)
+    return data.make_loaders(splits, batch_size=batch_size, augment=augment, seed=seed, eval_batch_size=50)
+
+
+def adam_mlp(lr: float = 3e-3, hidden_sizes=(32,), dropout: float = 0.0):
+    model = models.MLP(hidden_sizes, dropout=dropout)
+    return model, training.make_optimizer("adam", model.parameters(), lr)
+
+
+# --- optimizers and schedules -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, kind, momentum", [
+    ("sgd", torch.optim.SGD, 0), ("momentum", torch.optim.SGD, 0.9),
+    ("adam", torch.optim.Adam, None), ("adamw", torch.optim.AdamW, None),
+])
+def test_make_optimizer(name, kind, momentum):
+    optimizer = training.make_optimizer(name, models.MLP().parameters(), lr=0.01, weight_decay=1e-4)
+    assert type(optimizer) is kind
+    assert optimizer.defaults["lr"] == 0.01 and optimizer.defaults["weight_decay"] == 1e-4
+    if momentum is not None:
+        assert optimizer.defaults["momentum"] == momentum
+
+
+def test_make_optimizer_rejects_unknown_names_and_negative_lr():
+    with pytest.raises(CourseError, match="sgd, momentum, adam, adamw"):
+        training.make_optimizer("rmsprop", models.MLP().parameters(), lr=0.01)
+    with pytest.raises(CourseError, match="learning rate"):
+        training.make_optimizer("adam", models.MLP().parameters(), lr=-1.0)
+
+
+def test_make_scheduler():
+    _, optimizer = adam_mlp(lr=0.1)
+    assert training.make_scheduler("none", optimizer, 10, 100, 0.1) is None
+    step = training.make_scheduler("step", optimizer, num_epochs=9, steps_per_epoch=100, lr=0.1)
+    assert isinstance(step, torch.optim.lr_scheduler.StepLR) and step.step_size == 3 and step.gamma == 0.1
+    with pytest.raises(CourseError, match="none, step, onecycle"):
+        training.make_scheduler("cosine", optimizer, 10, 100, 0.1)
+
+
+def test_onecycle_does_not_add_momentum_to_plain_sgd():
+    model = models.MLP()
+    optimizer = training.make_optimizer("sgd", model.parameters(), lr=0.1)
+    training.make_scheduler("onecycle", optimizer, num_epochs=2, steps_per_epoch=10, lr=0.1)
+    assert optimizer.param_groups[0]["momentum"] == 0
+
+
+# --- fit ---------------------------------------------------------------------------------------
+
+
+def test_fit_overfits_a_tiny_batch(synthetic_mnist, capsys):
+    splits = data.load_mnist(val_fraction=0.1)
+    tiny = data.Split(splits.train.images[:20].repeat(5, 1, 1), splits.train.labels[:20].repeat(5))  # 20 images x5
+    train_loader = data.BatchLoader(tiny, batch_size=20, shuffle=True)
+    val_loader = data.BatchLoader(data.Split(splits.train.images[:20], splits.train.labels[:20]), batch_size=20)
+    devices.seed_everything(0)
+    model, optimizer = adam_mlp(lr=3e-3, hidden_sizes=(64,))
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=15)
+    assert result.history[-1]["train_acc"] == 1.0
+    assert result.best_val_acc == 1.0 and result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert not (result.stopped_early or result.diverged or result.interrupted)
+
+
+def test_fit_history_and_one_aligned_line_per_epoch(synthetic_mnist, capsys):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp(lr=1e-3)
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3)
+    assert [record["epoch"] for record in result.history] == [1, 2, 3]
+    assert all(set(record) == RECORD_KEYS for record in result.history)
+    assert all(0 <= record["val_acc"] <= 1 and record["lr"] == 1e-3 for record in result.history)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    pattern = (r"epoch [1-3]/3 \| train loss \d\.\d{4}  acc +\d+\.\d\d% \| val loss \d\.\d{4}  acc +\d+\.\d\d% "
+               r"\| lr 1\.0e-03 \| \d+\.\d s")
+    assert len(lines) == 3 and all(re.match(pattern, line) for line in lines), lines
+    assert len({line.index("| val") for line in lines}) == 1  # columns line up
+    assert result.best_val_acc == max(record["val_acc"] for record in result.history)
+
+
+def test_fit_ends_with_the_best_weights_and_saves_them(synthetic_mnist):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp(lr=1e-2)
+    path = paths.model_path("mlp.pt")
+    best_weights = {}
+
+    def remember(epoch, record):
+        best_weights[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=4, checkpoint_path=path,
+                          hyperparameters={"lr": 1e-2}, on_epoch_end=remember)
+    expected = best_weights[result.best_epoch]
+    assert all(torch.equal(model.state_dict()[k], expected[k]) for k in expected)
+    loaded, checkpoint = checkpoints.load_model(path)
+    assert all(torch.equal(loaded.state_dict()[k], expected[k]) for k in expected)
+    assert checkpoint["metrics"]["val_acc"] == result.best_val_acc and checkpoint["hyperparameters"] == {"lr": 1e-2}
+    assert not checkpoints.resume_path_for(path).exists()  # deleted when training finishes
+
+
+def test_early_stopping_when_validation_never_improves(synthetic_mnist, capsys):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp(lr=0.0)  # nothing changes, so validation accuracy never improves
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=10, patience=2)
+    assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
+    assert "early stop" in capsys.readouterr().out
+
+
+def test_step_schedule_changes_lr_per_epoch_and_onecycle_per_batch(synthetic_mnist):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp(lr=1e-3)
+    scheduler = training.make_scheduler("step", optimizer, num_epochs=3, steps_per_epoch=len(train_loader), lr=1e-3)
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3, scheduler=scheduler)
+    assert [record["lr"] for record in result.history] == pytest.approx([1e-3, 1e-4, 1e-5])
+    model, optimizer = adam_mlp(lr=1e-2)
+    scheduler = training.make_scheduler("onecycle", optimizer, 2, len(train_loader), lr=1e-2)
+    training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=2, scheduler=scheduler)
+    assert scheduler.last_epoch == 2 * len(train_loader)  # one step per batch, the whole cycle used
+
+
+def test_nan_guard_stops_at_once_and_keeps_the_good_checkpoint(synthetic_mnist, capsys):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model = models.MLP((32,))
+    optimizer = training.make_optimizer("sgd", model.parameters(), lr=0.05)
+    path = paths.model_path("mlp.pt")
+
+    def explode(epoch, record):  # epoch 1 trains normally; then the learning rate becomes absurd
+        for group in optimizer.param_groups:
+            group["lr"] = 1e10
+
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=5, checkpoint_path=path,
+                          on_epoch_end=explode)
+    assert result.diverged and len(result.history) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"loss became (nan|inf) at epoch 2, batch \d+: the learning rate 1e\+10 is probably too high; "
+                     r"try 10x smaller", out), out
+    saved, _ = checkpoints.load_model(path)
+    assert all(torch.isfinite(value).all() for value in saved.state_dict().values())
+    assert all(torch.equal(saved.state_dict()[k], v) for k, v in model.state_dict().items())  # best weights kept
+    assert not checkpoints.resume_path_for(path).exists()
+
+
+def test_nan_guard_in_the_first_epoch_keeps_the_starting_weights(synthetic_mnist, capsys):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model = models.MLP((32,))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = training.make_optimizer("sgd", model.parameters(), lr=1e10)
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3,
+                          checkpoint_path=paths.model_path("mlp.pt"))
+    assert result.diverged and result.history == [] and result.best_epoch == 0
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in start.items())
+    assert not paths.model_path("mlp.pt").exists()  # nothing good to save, so nothing saved
+    assert "loss became" in capsys.readouterr().out
+
+
+# --- interrupting and resuming -------------------------------------------------------------------
+
+
+class InterruptingLoader:
+    """Wraps a loader and raises KeyboardInterrupt (like Ctrl-C) at one batch of one epoch."""
+
+    def __init__(self, loader, epoch: int, batch: int):
+        self.loader, self.epoch, self.batch, self.epochs_started = loader, epoch, batch, 0
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.epochs_started += 1
+        for i, batch in enumerate(self.loader, start=1):
+            if (self.epochs_started, i) == (self.epoch, self.batch):
+                raise KeyboardInterrupt
+            yield batch
+
+    def state_dict(self):
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state):
+        self.loader.load_state_dict(state)
+
+
+def train_run(name: str, seed: int = 0, resume: bool = False, interrupt: str | None = None):
+    """3 epochs of an MLP with dropout, augmentation, Adam and OneCycle (every piece of state matters)."""
+    devices.seed_everything(seed)
+    train_loader, val_loader, _ = synthetic_loaders(batch_size=64, seed=seed, augment=True)
+    if interrupt == "mid-epoch-2":
+        train_loader = InterruptingLoader(train_loader, epoch=2, batch=3)
+    model, optimizer = adam_mlp(lr=5e-3, hidden_sizes=(48,), dropout=0.3)
+    scheduler = training.make_scheduler("onecycle", optimizer, 3, len(train_loader), lr=5e-3)
+
+    def stop_after_epoch_1(epoch, record):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3, scheduler=scheduler,
+                          checkpoint_path=paths.model_path(name), resume=resume, hyperparameters={"lr": 5e-3},
+                          on_epoch_end=stop_after_epoch_1 if interrupt == "after-epoch-1" else None)
+    return model, result
+
+
+def metrics_only(history):
+    return [{key: value for key, value in record.items() if key != "seconds"} for record in history]
+
+
+@pytest.mark.parametrize("interrupt", ["after-epoch-1", "mid-epoch-2"])
+def test_resume_gives_exactly_the_uninterrupted_result(synthetic_mnist, interrupt, capsys):
+    straight_model, straight = train_run("a.pt")
+    _, first = train_run("b.pt", interrupt=interrupt)
+    assert first.interrupted and len(first.history) == 1
+    assert checkpoints.resume_path_for(paths.model_path("b.pt")).exists()
+    assert "--resume" in capsys.readouterr().out
+    resumed_model, resumed = train_run("b.pt", seed=123, resume=True)  # other seeds: the file must restore them
+    assert not resumed.interrupted and len(resumed.history) == 3
+    assert metrics_only(resumed.history) == metrics_only(straight.history)
+    assert (resumed.best_epoch, resumed.best_val_acc) == (straight.best_epoch, straight.best_val_acc)
+    straight_state = straight_model.state_dict()
+    for key, value in resumed_model.state_dict().items():
+        assert torch.equal(value, straight_state[key]), key
+    assert not checkpoints.resume_path_for(paths.model_path("b.pt")).exists()
+
+
+def test_resume_without_a_saved_state_says_run_without_resume(synthetic_mnist):
+    with pytest.raises(CourseError, match="run without --resume"):
+        train_run("mlp.pt", resume=True)
+
+
+def test_resume_with_different_settings_is_refused(synthetic_mnist):
+    train_run("mlp.pt", interrupt="after-epoch-1")
+    train_loader, val_loader, _ = synthetic_loaders(batch_size=64)
+    model, optimizer = adam_mlp(lr=5e-3, hidden_sizes=(48,), dropout=0.3)
+    changed = r"mlp\.resume\.pt was saved by a different run \(hyperparameters\.lr: saved 0\.005, now 0\.001\)"
+    with pytest.raises(CourseError, match=changed):
+        training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3,
+                     checkpoint_path=paths.model_path("mlp.pt"), resume=True, hyperparameters={"lr": 1e-3})
+
+
+def test_rng_state_round_trip_through_a_weights_only_file(course_dirs):
+    devices.seed_everything(5)
+    state = {"epoch": 0, "rng": training.capture_rng_state()}
+    path = checkpoints.save_training_state(paths.model_path("rng.pt"), state)
+    expected = (torch.rand(3), random.random(), random.gauss(0, 1), np.random.rand(2))
+    training.restore_rng_state(checkpoints.load_training_state(path)["rng"])
+    again = (torch.rand(3), random.random(), random.gauss(0, 1), np.random.rand(2))
+    assert torch.equal(expected[0], again[0]) and expected[1:3] == again[1:3]
+    assert np.array_equal(expected[3], again[3])
+
+
+def test_fit_rejects_bad_arguments(synthetic_mnist):
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp()
+    with pytest.raises(CourseError, match="epochs"):
+        training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=0)
+    with pytest.raises(CourseError, match="patience"):
+        training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=1, patience=0)
+    assert math.isfinite(training.current_lr(optimizer))
