@@ -1,5 +1,5 @@
 # Two commands a learner needs (see README.md):
-#   make course   set everything up from a fresh clone and run the phases in order
+#   make course   set everything up from a fresh clone and run phases 01-05 in order
 #   make test     set everything up and run the tests
 # Both create .venv, install requirements.txt into it and provision + verify MNIST.
 
@@ -38,6 +38,7 @@ test: setup
 
 bench: data
 	$(PY) -m benchmarks.bench_training
+	$(PY) -m benchmarks.bench_own_digits
 
 clean:
 	rm -rf $(VENV) .pytest_cache

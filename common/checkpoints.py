@@ -56,7 +56,7 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def plain(value):
+def plain(value: object) -> object:
     """``value`` with tuples -> lists, paths/devices -> str, numpy numbers -> Python numbers.
 
     ``weights_only=True`` loads only tensors, numbers, strings, None and lists/dicts of them;
@@ -108,7 +108,7 @@ def _missing_message(path: Path) -> str:
     return f"{paths.display_path(path)} not found; {how}"
 
 
-def read_safely(path: Path, map_location: torch.device | str = "cpu", what: str = "checkpoint"):
+def read_safely(path: Path, map_location: torch.device | str = "cpu", what: str = "checkpoint") -> object:
     """``torch.load(weights_only=True)`` with a one-line CourseError for a damaged or unsafe file."""
     shown = paths.display_path(path)
     try:

@@ -173,7 +173,11 @@ def train_one_epoch(model: nn.Module, train_loader: Batches, loss_fn: nn.Module,
 
 @dataclass
 class FitResult:
-    """What :func:`fit` reports; ``history`` has one dict per finished epoch."""
+    """What :func:`fit` reports; ``history`` has one dict per finished epoch.
+
+    ``seconds`` is the time of the finished epochs (training + validation), summed over every
+    session of a resumed run, so seconds per epoch is ``seconds / len(history)``.
+    """
 
     history: list[dict]
     best_val_acc: float
@@ -359,7 +363,7 @@ def fit(model: nn.Module, train_loader: Batches, val_loader: Batches, *, optimiz
                 "model_kwargs": checkpoints.plain(getattr(model, "config", {})),
                 "hyperparameters": hyperparameters, "num_epochs": num_epochs}
     run = _start(model, optimizer, scheduler, train_loader, resume, resume_file, settings)
-    start, outcome = time.perf_counter(), "finished"
+    outcome = "finished"
     try:
         for epoch in range(run.next_epoch, num_epochs + 1):
             record = _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, scheduler, epoch, num_epochs)
@@ -391,4 +395,4 @@ def fit(model: nn.Module, train_loader: Batches, val_loader: Batches, *, optimiz
     return FitResult(history=run.history, best_val_acc=max(run.best_val_acc, 0.0), best_val_loss=run.best_val_loss,
                      best_epoch=run.best_epoch, stopped_early=outcome == "stopped_early",
                      diverged=outcome == "diverged", interrupted=outcome == "interrupted",
-                     seconds=time.perf_counter() - start)
+                     seconds=sum(record["seconds"] for record in run.history))

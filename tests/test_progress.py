@@ -49,9 +49,9 @@ def make_plan(course_dirs, ticked=(), markers=True, newline="\n"):
     return text
 
 
-def fake_checkpoint(course_dirs, name, val_acc):
+def fake_checkpoint(course_dirs, name, test_acc):
     course_dirs.models.mkdir(parents=True, exist_ok=True)
-    torch.save({"model_name": "mlp", "model_kwargs": {}, "state_dict": {}, "metrics": {"val_acc": val_acc}},
+    torch.save({"model_name": "mlp", "model_kwargs": {}, "state_dict": {}, "metrics": {"test_acc": test_acc}},
                course_dirs.models / name)
 
 
@@ -211,7 +211,7 @@ def test_status_reports_the_next_step(course_dirs, capsys, level, done, upcoming
 
 
 def test_thresholds_and_damaged_checkpoints(course_dirs):
-    add_row("mlp-tuned", "03_train_model.py", 0.9799, 0.98)  # 97.99% validation: not yet Phase 4
+    add_row("mlp-tuned", "03_train_model.py", 0.98, 0.9799)  # 97.99% test: not yet Phase 4
     add_row("scratch", "03b_backprop_from_scratch.py", 0.99, 0.9699)
     fake_checkpoint(course_dirs, "cnn.pt", 0.989)
     course_dirs.models.joinpath("mlp.pt").write_bytes(b"not a checkpoint")

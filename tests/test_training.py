@@ -94,6 +94,7 @@ def test_fit_history_and_one_aligned_line_per_epoch(synthetic_mnist, capsys):
     assert len(lines) == 3 and all(re.match(pattern, line) for line in lines), lines
     assert len({line.index("| val") for line in lines}) == 1  # columns line up
     assert result.best_val_acc == max(record["val_acc"] for record in result.history)
+    assert result.seconds == pytest.approx(sum(record["seconds"] for record in result.history))
 
 
 def test_fit_ends_with_the_best_weights_and_saves_them(synthetic_mnist):
