@@ -197,7 +197,7 @@ def test_windows_line_endings_are_kept(course_dirs):
 
 @pytest.mark.parametrize("level, done, upcoming, hint", [
     ("empty", [], PHASES[0], "run: python 01_explore_mnist.py"),
-    ("partial", PHASES[:3], PHASES[3], "run: python 03_train_model.py --hidden-sizes 256 128"),
+    ("partial", PHASES[:3], PHASES[3], "run: python 03_train_model.py --hidden-sizes 512 --batchnorm"),
     ("complete", LABELS, None, "every phase and bonus done"),
 ])
 def test_status_reports_the_next_step(course_dirs, capsys, level, done, upcoming, hint):
