@@ -10,8 +10,11 @@ several values (``--hidden-sizes 256 128``). Mistakes a learner can fix are rais
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
+import re
 import sys
+import textwrap
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +44,28 @@ def _scalar_type(param: inspect.Parameter) -> Callable[[str], Any]:
     return str
 
 
+def constant_comments(main: Callable[..., Any]) -> dict[str, str]:
+    """Each keyword of ``main`` mapped to the trailing comment of the constant it defaults to.
+
+    ``LEARNING_RATE = 1e-3  # try 1e-4..1e-1`` and ``lr: float = LEARNING_RATE`` make the help of
+    ``--lr`` say "try 1e-4..1e-1": the hyperparameter block documents the flags too.
+    """
+    try:
+        module_source = inspect.getsource(sys.modules[main.__module__])
+        function = ast.parse(textwrap.dedent(inspect.getsource(main))).body[0]
+    except (OSError, TypeError, SyntaxError, KeyError):
+        return {}
+    comments = {}
+    for line in module_source.splitlines():
+        found = re.match(r"^([A-Z][A-Z0-9_]*)\s*=.*?#\s*(.+)$", line)
+        if found:
+            comments[found.group(1)] = found.group(2).strip()
+    args = function.args
+    with_defaults = args.args[len(args.args) - len(args.defaults):] + args.kwonlyargs
+    return {arg.arg: comments[default.id] for arg, default in zip(with_defaults, args.defaults + args.kw_defaults)
+            if isinstance(default, ast.Name) and default.id in comments}
+
+
 def build_parser(main: Callable[..., Any]) -> argparse.ArgumentParser:
     """An ``ArgumentParser`` with one flag per keyword argument of ``main``."""
     module_doc = sys.modules[main.__module__].__doc__ or ""
@@ -48,18 +73,20 @@ def build_parser(main: Callable[..., Any]) -> argparse.ArgumentParser:
         description=module_doc.strip().split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    comments = constant_comments(main)
     for name, param in inspect.signature(main).parameters.items():
         if param.default is inspect.Parameter.empty:
             parser.add_argument(name, nargs="*" if param.kind is param.VAR_POSITIONAL else None)
             continue
         flags = [f"--{name.replace('_', '-')}"] + ALIASES.get(name, [])
         default = param.default
+        text = comments.get(name, "").replace("%", "%%")  # argparse formats help with %
         if isinstance(default, bool):
-            parser.add_argument(*flags, dest=name, default=default, action=argparse.BooleanOptionalAction)
+            parser.add_argument(*flags, dest=name, default=default, action=argparse.BooleanOptionalAction, help=text)
         elif isinstance(default, (tuple, list)):
-            parser.add_argument(*flags, dest=name, default=default, nargs="*", type=_element_type(param))
+            parser.add_argument(*flags, dest=name, default=default, nargs="*", type=_element_type(param), help=text)
         else:
-            parser.add_argument(*flags, dest=name, default=default, type=_scalar_type(param))
+            parser.add_argument(*flags, dest=name, default=default, type=_scalar_type(param), help=text)
     return parser
 
 

@@ -83,3 +83,16 @@ def test_configure_threads_is_sensible():
 def test_changed_settings_lists_only_what_differs():
     values = {"num_epochs": 3, "lr": 0.01, "hidden_sizes": [256, 128], "augment": False, "unknown": 1}
     assert cli.changed_settings(example_main, values) == {"lr": 0.01, "hidden_sizes": (256, 128)}
+
+
+def test_help_of_every_script_shows_the_constants_comments(capsys):
+    from common import paths
+
+    scripts = sorted(p.name for p in paths.REPO_ROOT.glob("[0-9][0-9]*_*.py")) + ["predict.py"]
+    for name in scripts:
+        main = cli.load_script(name).main
+        with pytest.raises(SystemExit):
+            cli.run_main(main, ["--help"])
+        assert "usage:" in capsys.readouterr().out, name
+    comments = cli.constant_comments(cli.load_script("03_train_model.py").main)
+    assert comments["lr"].startswith("try 1e-4..1e-1") and comments["num_epochs"].startswith("try 1..30")
