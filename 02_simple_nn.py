@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import data, evaluation, ledger, models, paths, plots, progress
+from common import data, evaluation, ledger, models, paths, plots, progress, runs
 from common import device as devices
 from common.cli import check, run_main
 
@@ -110,7 +110,7 @@ def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, example_index: int = EXAM
                              title=f"Untrained network's guess for a {label}", ylabel="probability",
                              highlight=guess, value_fmt="{:.2f}", show=show)
     seconds = time.perf_counter() - start
-    ledger.append_result(script="02_simple_nn.py", step="untrained", model=f"mlp {model_label(hidden_sizes)}",
+    ledger.append_result(script="02_simple_nn.py", step="untrained", model=runs.describe(model),
                          params=num_params, epochs=0, seconds=seconds, val_acc=val_acc, test_acc=test_acc,
                          seed=seed, hyperparameters={"hidden_sizes": list(hidden_sizes)})
     print(f"\nsummary: {num_params:,} parameters, untrained test accuracy {test_acc:.2%}, {seconds:.1f} s")
@@ -119,11 +119,6 @@ def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, example_index: int = EXAM
     plots.show_figures(show)
     return {"params": num_params, "max_difference": float((logits - by_hand).abs().max()),
             "collapse_difference": gap, "probs": probs, "val_acc": val_acc, "test_acc": test_acc}
-
-
-def model_label(hidden_sizes: tuple[int, ...]) -> str:
-    """'784-128-10' style description of an MLP's layer sizes."""
-    return "-".join(str(n) for n in (data.IMAGE_SIZE**2, *hidden_sizes, data.NUM_CLASSES))
 
 
 if __name__ == "__main__":

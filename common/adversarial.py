@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import data, evaluation
+from common import augment, data, evaluation
 
 EVAL_BATCH = 500  # images per forward pass: fast on a CPU, small enough for any GPU
 
@@ -96,9 +96,8 @@ def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
     cos, sin = math.cos(angle), math.sin(angle)
     # affine_grid maps each output pixel to the input pixel it copies: rotating the sampling
     # grid this way (y points down on screen) turns the picture counter-clockwise.
-    theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=images.dtype, device=images.device)
-    grid = F.affine_grid(theta.expand(len(images), 2, 3), list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampling = torch.tensor([[cos, -sin], [sin, cos]])
+    return augment.resample(images, sampling.expand(len(images), 2, 2))
 
 
 def robustness_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, levels: Sequence[float],

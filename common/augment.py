@@ -36,16 +36,19 @@ def random_affine_matrices(n: int, generator: torch.Generator, max_rotation: flo
     return scale[:, None, None] * rotation @ shear_m
 
 
-def random_affine(images: torch.Tensor, generator: torch.Generator, **ranges: float) -> torch.Tensor:
-    """Randomly rotate, shear and scale each image of a batch (B, 1, H, W) with pixels in [0, 1].
+def resample(images: torch.Tensor, sampling: torch.Tensor) -> torch.Tensor:
+    """Warp each image of a batch (B, 1, H, W) about its centre with its own 2x2 matrix (B, 2, 2).
 
-    ``affine_grid`` maps each *output* pixel to where it samples the *input*, so it needs the
-    inverse of the forward transform. Empty space that moves in is filled with 0 (black).
+    ``sampling`` maps each *output* pixel to where it reads the *input* (what ``affine_grid``
+    expects): the inverse of the transform you see. Empty space that moves in is filled with 0 (black).
     """
-    forward = random_affine_matrices(len(images), generator, **ranges)
-    theta = torch.zeros(len(images), 2, 3)
-    theta[:, :, :2] = torch.linalg.inv(forward)
-    theta = theta.to(images.device, images.dtype)
+    theta = torch.zeros(len(images), 2, 3, dtype=images.dtype, device=images.device)
+    theta[:, :, :2] = sampling.to(images.device, images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
+
+def random_affine(images: torch.Tensor, generator: torch.Generator, **ranges: float) -> torch.Tensor:
+    """Randomly rotate, shear and scale each image of a batch (B, 1, H, W) with pixels in [0, 1]."""
+    forward = random_affine_matrices(len(images), generator, **ranges)
+    return resample(images, torch.linalg.inv(forward))
