@@ -152,11 +152,77 @@ class LeNet(nn.Module):
         return self.fc2(x)  # (B, 10) logits
 
 
-MODELS: dict[str, type[nn.Module]] = {cls.name: cls for cls in (MLP, CNN, LeNet)}
+class OneConvNet(nn.Module):
+    """One convolution stage (32 filters 3x3, ReLU, 2x2 max-pool), then the CNN's classifier.
+
+    The first rung above the MLP on Phase 5's ladder (``04_improved_model.py --ladder``): how far
+    a single layer of shared filters gets before a second one is added.
+    """
+
+    name = "cnn1"
+    SIDE = IMAGE_SIZE // 2  # 28 -pool-> 14
+    FLAT = 32 * SIDE * SIDE  # 32 channels * 14 * 14 = 6,272 numbers per image
+
+    def __init__(self, dropout: float = 0.0):
+        super().__init__()
+        dropout = _check_dropout(dropout)
+        self.config = {"dropout": dropout}
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.pool1 = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(self.FLAT, 128)
+        self.relu2 = nn.ReLU()
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(128, NUM_CLASSES)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(self.relu1(self.conv1(images)))  # (B, 1, 28, 28) -> (B, 32, 28, 28) -> (B, 32, 14, 14)
+        x = self.flatten(x)  # (B, 6272)
+        x = self.dropout(self.relu2(self.fc1(x)))  # (B, 128)
+        return self.fc2(x)  # (B, 10) logits
+
+
+class FastCNN(nn.Module):
+    """A small, fast CNN (07_speedrun.py): 24 filters 5x5, pool, 32 filters 3x3, pool, 800 -> 256 -> 10.
+
+    Unpadded convolutions shrink the image (28 -> 24 -> 12 -> 10 -> 5), so the classifier sees
+    only 32 * 5 * 5 = 800 numbers: about 5x fewer parameters than the plan's CNN, and faster.
+    """
+
+    name = "fastcnn"
+    SIDE = ((IMAGE_SIZE - 4) // 2 - 2) // 2  # 28 -conv5-> 24 -pool-> 12 -conv3-> 10 -pool-> 5
+    FLAT = 32 * SIDE * SIDE  # 32 channels * 5 * 5 = 800 numbers per image
+
+    def __init__(self, dropout: float = 0.0):
+        super().__init__()
+        dropout = _check_dropout(dropout)
+        self.config = {"dropout": dropout}
+        self.conv1 = nn.Conv2d(1, 24, kernel_size=5)
+        self.relu1 = nn.ReLU()
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(24, 32, kernel_size=3)
+        self.relu2 = nn.ReLU()
+        self.pool2 = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(self.FLAT, 256)
+        self.relu3 = nn.ReLU()
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(256, NUM_CLASSES)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(self.relu1(self.conv1(images)))  # (B, 1, 28, 28) -> (B, 24, 24, 24) -> (B, 24, 12, 12)
+        x = self.pool2(self.relu2(self.conv2(x)))  # -> (B, 32, 10, 10) -> (B, 32, 5, 5)
+        x = self.flatten(x)  # (B, 800)
+        x = self.dropout(self.relu3(self.fc1(x)))  # (B, 256)
+        return self.fc2(x)  # (B, 10) logits
+
+
+MODELS: dict[str, type[nn.Module]] = {cls.name: cls for cls in (MLP, CNN, LeNet, OneConvNet, FastCNN)}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a model by name ("mlp", "cnn", "lenet"); how checkpoints rebuild what they saved."""
+    """Build a model by name ("mlp", "cnn", "lenet", "cnn1", "fastcnn"); how checkpoints rebuild them."""
     if name not in MODELS:
         raise CourseError(f"unknown model {name!r}; the course has {', '.join(MODELS)}")
     cls = MODELS[name]

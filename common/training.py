@@ -264,11 +264,15 @@ def _load_resume(path: Path, model: nn.Module, optimizer, scheduler, train_loade
 # --- printing ----------------------------------------------------------------------------------
 
 
-def _print_epoch(record: dict, num_epochs: int, improved: bool) -> None:
+def format_epoch_line(record: dict, num_epochs: int, improved: bool = False) -> str:
+    """One epoch as one line of at most 100 columns (also used by the NumPy network of 03b).
+
+    ``record`` holds epoch, train_loss, train_acc, val_loss, val_acc (fractions), lr and seconds.
+    """
     width = len(str(num_epochs))
-    print(f"epoch {record['epoch']:>{width}}/{num_epochs} | train loss {record['train_loss']:.4f}  "
-          f"acc {record['train_acc']:7.2%} | val loss {record['val_loss']:.4f}  acc {record['val_acc']:7.2%} | "
-          f"lr {record['lr']:.1e} | {record['seconds']:.1f} s" + ("  (best)" if improved else ""))
+    return (f"epoch {record['epoch']:>{width}}/{num_epochs}  train loss {record['train_loss']:.4f} "
+            f"acc {record['train_acc']:6.2%}  val loss {record['val_loss']:.4f} acc {record['val_acc']:6.2%}"
+            f"  lr {record['lr']:.1e}  {record['seconds']:4.1f} s" + (" (best)" if improved else ""))
 
 
 def _kept_weights(run: RunState) -> str:
@@ -375,7 +379,7 @@ def fit(model: nn.Module, train_loader: Batches, val_loader: Batches, *, optimiz
             stop = patience is not None and run.stale_epochs >= patience
             if resume_file is not None and epoch < num_epochs and not stop:
                 _save_resume(resume_file, model, optimizer, scheduler, train_loader, run, settings)
-            _print_epoch(record, num_epochs, improved)
+            print(format_epoch_line(record, num_epochs, improved))
             if on_epoch_end is not None:
                 on_epoch_end(epoch, record)
             if stop:
