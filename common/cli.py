@@ -22,7 +22,8 @@ from typing import Any
 from common.errors import CourseError
 
 # Short spellings for the course vocabulary: the plan says "epochs", the code says num_epochs.
-ALIASES = {"num_epochs": ["--epochs"], "lr": ["--learning-rate"]}
+ALIASES = {"num_epochs": ["--epochs"], "lr": ["--learning-rate"], "optimizer_name": ["--optimizer"],
+           "scheduler_name": ["--scheduler"]}
 
 
 def _element_type(param: inspect.Parameter) -> type:

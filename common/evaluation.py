@@ -40,20 +40,27 @@ def evaluating(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
-def _batches(model: nn.Module, loader: Batches) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``(images, labels, logits)`` for every batch, on the model's device."""
+def _batches(model: nn.Module, loader: Batches, precision=None
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(images, labels, logits)`` for every batch, on the model's device (logits in float32)."""
     device = model_device(model)
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
-        yield images, labels, model(images)  # logits (B, 10)
+        if precision is None:
+            yield images, labels, model(images)  # logits (B, 10)
+            continue
+        with precision.autocast():
+            logits = model(precision.images(images))
+        yield images, labels, logits.float()
 
 
-def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None) -> dict[str, float]:
+def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None,
+             precision=None) -> dict[str, float]:
     """Average loss and accuracy (a fraction in [0, 1]) of ``model`` over every batch of ``loader``."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
     with evaluating(model):
-        for _, labels, logits in _batches(model, loader):
+        for _, labels, logits in _batches(model, loader, precision):
             total_loss += float(loss_fn(logits, labels)) * len(labels)  # batch mean -> batch sum
             correct += int((logits.argmax(dim=1) == labels).sum())
             count += len(labels)

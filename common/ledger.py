@@ -33,6 +33,11 @@ STEPS = {
     "cnn": "04_improved_model.py: the convolutional network",
     "cnn-augment": "04_improved_model.py --augment",
     "lenet": "04_improved_model.py --arch lenet",
+    "mlp-sweep": "03_train_model.py --lr-sweep: one run per learning rate",
+    "ablation": "03_train_model.py --ablation: one idea per rung",
+    "ladder": "04_improved_model.py --ladder: one rung of the CNN ladder",
+    "ensemble": "04_improved_model.py --ladder: the averaged ensemble of CNNs",
+    "speedrun": "07_speedrun.py: the fast recipe",
 }
 
 

@@ -8,6 +8,8 @@ Phase 3 (``03_train_model.py``) and Phase 5 (``04_improved_model.py``) both end 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from torch import nn
@@ -57,3 +59,56 @@ def print_files(files: list[Path]) -> None:
     print("files written:")
     for path in files:
         print(f"  {paths.display_path(path)}")
+
+
+# --- TEMPORARY shim of the RunSpec API (replaced by the runs branch at merge) ---
+
+
+@dataclass
+class RunSpec:
+    script: str
+    step: str
+    hyperparameters: dict
+    changed: dict
+    seed: int
+    publish_as: str | None = None
+    curves_png: str | None = None
+    label: str | None = None
+
+
+def finish_run(model, result, test_loader, spec: RunSpec, show: bool = False) -> dict:  # noqa: F811
+    name = f"{datetime.now():%Y%m%d-%H%M%S}_{spec.script[:3].strip('_')}_{spec.label or spec.step}"
+    params = models.count_parameters(model)
+    base = {"run_name": name, "status": result.status, "val_acc": result.best_val_acc,
+            "seconds": result.seconds, "params": params,
+            "seconds_per_epoch": result.seconds / max(1, len(result.history))}
+    if result.diverged or result.best_epoch == 0:
+        return {**base, "published": False, "test_acc": None, "files": []}
+    test = evaluation.evaluate(model, test_loader) if test_loader is not None else None
+    metrics = {"val_acc": result.best_val_acc, "test_acc": test and test["accuracy"]}
+    files = [checkpoints.save_checkpoint(paths.model_path(f"runs/{name}.pt"), model,
+                                         hyperparameters=spec.hyperparameters, metrics=metrics,
+                                         history=result.history)]
+    if spec.publish_as:
+        files.append(checkpoints.save_checkpoint(paths.model_path(spec.publish_as), model,
+                                                 hyperparameters=spec.hyperparameters,
+                                                 metrics=metrics, history=result.history))
+    if spec.curves_png:
+        files.append(plots.plot_training_curves(result.history, paths.vis_path(spec.curves_png),
+                                                title=describe(model), show=show))
+    ledger.append_result(script=spec.script, step=spec.step, model=describe(model), params=params,
+                         epochs=len(result.history), seconds=result.seconds,
+                         val_acc=result.best_val_acc, test_acc=metrics["test_acc"], seed=spec.seed,
+                         hyperparameters=spec.hyperparameters)
+    if test is not None:
+        print(f"test accuracy {test['accuracy']:.2%} (measured once, after training)")
+    return {**base, "published": bool(spec.publish_as), "test_acc": metrics["test_acc"],
+            "files": files}
+
+
+def log_result(spec: RunSpec, *, model_desc: str, params: int, seconds: float, val_acc: float,
+               test_acc: float | None, history: list | None = None) -> str:  # TEMPORARY shim
+    ledger.append_result(script=spec.script, step=spec.step, model=model_desc, params=params, epochs=0,
+                         seconds=seconds, val_acc=val_acc, test_acc=test_acc, seed=spec.seed,
+                         hyperparameters=spec.hyperparameters)
+    return "shim"

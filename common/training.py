@@ -1,22 +1,24 @@
-"""One training loop for every phase: optimizers, schedules, early stopping, resuming (introduced in Phase 3).
+"""The Phase-3 loop plus safety nets: the one training engine every later phase uses.
 
-:func:`fit` repeats, once per epoch: train on every batch of ``train_loader`` (forward pass,
-loss, backward pass, optimizer step), measure the validation set, keep the weights with the
-best validation accuracy so far, and print one summary line. The test set is never used here:
-it is measured once, by the script, after training.
+``03_train_model.py`` writes the training step and the evaluation pass out in full, as the
+lesson. :func:`fit` runs exactly that step (the script hands its own functions in; other phases
+use :func:`train_one_epoch` below, the same lines) and adds, around it, what a long experiment
+needs, without changing one number the step computes:
 
-Safety nets a learner will meet (Phase 4):
-  * a loss that becomes nan/inf stops training at once with advice, keeping the last good weights;
-  * ``patience`` stops when validation accuracy has not improved for that many epochs;
-  * Ctrl-C stops cleanly; ``models/<name>.resume.pt``, written after every epoch, lets
-    ``fit(..., resume=True)`` continue exactly where the run was (same batches, same dropout,
-    same result on CPU as a run that was never interrupted).
+  * the weights with the best VALIDATION accuracy are kept, and the model ends with them;
+  * a learning-rate schedule, stepped after every batch (one-cycle) or every epoch (step);
+  * ``patience``: stop when validation accuracy has not improved for that many epochs;
+  * divergence: a loss that becomes nan/inf or explodes far above an untrained network's, or
+    validation accuracy still at chance after the first epoch, stops the run with advice;
+  * Ctrl-C stops cleanly; ``models/<name>.resume.pt`` (written after every epoch, see
+    ``common/resume.py``) lets ``resume=True`` continue with exactly the same result on a CPU.
+
+The test set is never used here: a script measures it once, after training.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,148 +29,128 @@ from torch import nn
 from torch.optim import lr_scheduler
 from tqdm import tqdm
 
-from common import checkpoints, evaluation, paths
+from common import checkpoints, evaluation, findings, paths
+from common.data import NUM_CLASSES
+from common.device import FP32, Precision
 from common.errors import CourseError
+from common.optimizers import (  # noqa: F401 (the knobs of Phase 4, used as training.*)
+    ADAM_USUAL_LR, OPTIMIZERS, PER_BATCH_SCHEDULERS, SCHEDULERS, SGD_USUAL_LR, chosen_lr, current_lr,
+    make_optimizer, make_scheduler)
+from common.resume import Trainer
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-SCHEDULERS = ("none", "step", "onecycle")
-MOMENTUM = 0.9  # the classic value: each step keeps 90% of the previous step's direction
-STEP_GAMMA = 0.1  # "step" schedule: multiply the lr by 0.1 after each third of the epochs
-PER_BATCH_SCHEDULERS = (lr_scheduler.OneCycleLR, lr_scheduler.CyclicLR)  # these plan every single step
-POSTFIX_EVERY = 10  # batches between updates of the progress bar's running loss/accuracy
+UNTRAINED_LOSS = math.log(NUM_CLASSES)  # 2.30: cross-entropy of a net that guesses uniformly
+EXPLODED_FACTOR = 10  # a batch loss 10x an untrained net's (23.0) means the weights blew up
+CHANCE_ACC = 1 / NUM_CLASSES  # 10%: what guessing achieves
+HOPELESS_ACC = 1.5 * CHANCE_ACC  # at or below 15% validation accuracy after epoch 1: not learning
+MIN_STEPS_TO_JUDGE = 50  # ...judged only after an epoch of at least 50 steps (real MNIST: 422+)
+TOO_LOW_FACTOR = 0.01  # 100x below the usual rate: "too low" is the likelier cause
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
-# --- optimizers and learning-rate schedules --------------------------------------------------
+# --- the Phase-3 step (03_train_model.py shows the same lines, as the lesson) ------------------
 
 
-def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """"sgd" (plain gradient descent), "momentum" (SGD + momentum 0.9), "adam" or "adamw" (Phase 4)."""
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
-        raise CourseError(f"the learning rate must be a number of at least 0, got {lr!r}")
-    if weight_decay < 0:
-        raise CourseError(f"weight_decay must be at least 0, got {weight_decay}")
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":  # Adam with weight decay applied to the weights directly, not through the gradient
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise CourseError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+def train_one_epoch(model: nn.Module, train_loader: Batches, loss_fn: nn.Module,
+                    optimizer: torch.optim.Optimizer, precision: Precision = FP32) -> dict:
+    """One pass over the training data; the epoch's mean loss and accuracy (a fraction)."""
+    model.train()  # dropout on; batch norm uses (and updates) each batch's statistics
+    total_loss, correct, count = 0.0, 0, 0
+    for images, labels in tqdm(train_loader, desc="training", unit="batch", leave=False,
+                               disable=None, ncols=80):
+        optimizer.zero_grad()  # gradients add up in .grad: clear the previous batch's
+        with precision.autocast():  # bfloat16 only on CPUs built for it (07_speedrun.py)
+            logits = model(precision.images(images))  # (B, 1, 28, 28) -> (B, 10)
+            loss = loss_fn(logits, labels)  # mean cross-entropy over the batch
+        loss.backward()  # d loss / d weight, for every weight
+        optimizer.step()  # every weight moves a little against its gradient
+        total_loss += loss.item() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        count += len(labels)
+    if count == 0:
+        raise CourseError("the training set has no batches")
+    return {"train_loss": total_loss / count, "train_acc": correct / count}
 
 
-def make_scheduler(name: str, optimizer: torch.optim.Optimizer, num_epochs: int, steps_per_epoch: int,
-                   lr: float) -> lr_scheduler.LRScheduler | None:
-    """"none", "step" (lr x0.1 after each third of the run) or "onecycle" (warm up to ``lr``, then anneal)."""
-    if name == "none":
-        return None
-    if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, num_epochs // 3), gamma=STEP_GAMMA)
-    if name == "onecycle":
-        if steps_per_epoch < 1:
-            raise CourseError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
-        # Cycling momentum needs momentum to cycle: Adam's beta1 or SGD's momentum, not plain SGD.
-        has_momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
-        return lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=num_epochs, steps_per_epoch=steps_per_epoch,
-                                       cycle_momentum=has_momentum)
-    raise CourseError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module,
+             precision: Precision = FP32) -> dict:
+    """The evaluation pass: mean loss and accuracy, dropout off, no gradients recorded."""
+    return evaluation.evaluate(model, loader, loss_fn, precision)
 
 
-def current_lr(optimizer: torch.optim.Optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
-
-
-# --- random-number generator states (for exact resuming) -------------------------------------
-
-
-def capture_rng_state() -> dict:
-    """Every global generator's state as tensors and numbers, which ``weights_only`` loading accepts."""
-    version, mt_state, gauss_next = random.getstate()  # Python's Mersenne Twister: 625 ints
-    state = {
-        "torch": torch.get_rng_state(),
-        "python": {"version": version, "state": torch.tensor(mt_state, dtype=torch.int64), "gauss_next": gauss_next},
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": None,
-    }
-    try:
-        import numpy as np
-
-        _, keys, pos, has_gauss, cached = np.random.get_state()
-        state["numpy"] = {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                          "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
-    except ImportError:  # numpy is optional for the PyTorch phases
-        pass
-    return state
-
-
-def restore_rng_state(state: dict) -> None:
-    """Put back what :func:`capture_rng_state` saved (CUDA only when this machine has it)."""
-    torch.set_rng_state(state["torch"])
-    python = state["python"]
-    random.setstate((python["version"], tuple(python["state"].tolist()), python["gauss_next"]))
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if state["numpy"] is not None:
-        try:
-            import numpy as np
-        except ImportError:
-            return
-        saved = state["numpy"]
-        np.random.set_state(("MT19937", saved["keys"].numpy().astype(np.uint32), saved["pos"],
-                             saved["has_gauss"], saved["cached_gaussian"]))
-
-
-# --- one epoch ---------------------------------------------------------------------------------
+# --- safety nets -------------------------------------------------------------------------------
 
 
 class Diverged(Exception):
-    """The loss became nan or inf; ``batch`` is None when it happened in validation."""
+    """Training went off the rails; ``problem`` says what was seen, in words."""
 
-    def __init__(self, loss: float, batch: int | None):
-        super().__init__(f"loss became {loss} at batch {batch}")
-        self.loss = loss
-        self.batch = batch
+    def __init__(self, problem: str):
+        super().__init__(problem)
+        self.problem = problem
 
 
-def train_one_epoch(model: nn.Module, train_loader: Batches, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                    batch_scheduler: lr_scheduler.LRScheduler | None = None, desc: str = "training") -> dict:
-    """One pass over ``train_loader``; returns the epoch's mean train_loss, train_acc and last lr.
+def _guard_loss(loss_fn: nn.Module, counter: list[int]) -> Callable[[], None]:
+    """Watch every loss ``loss_fn`` computes; raise :class:`Diverged` at a nan/inf/explosion.
 
-    Raises :class:`Diverged` before the step that would use a nan/inf loss, so the weights
-    are never updated with it.
+    A forward hook on the loss function, so the lesson's loop needs no extra line. Returns a
+    function that removes the hook.
     """
-    model.train()
-    device = evaluation.model_device(model)
-    total_loss, correct, count, lr = 0.0, 0, 0, current_lr(optimizer)
-    with tqdm(train_loader, desc=desc, unit="batch", leave=False, disable=None) as bar:
-        for batch, (images, labels) in enumerate(bar, start=1):
-            images, labels = images.to(device), labels.to(device)
-            optimizer.zero_grad()
-            logits = model(images)  # (B, 10)
-            loss = loss_fn(logits, labels)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise Diverged(loss_value, batch)
-            loss.backward()  # gradients of the loss with respect to every weight
-            optimizer.step()  # move every weight a little against its gradient
-            lr = current_lr(optimizer)
-            if batch_scheduler is not None:
-                batch_scheduler.step()
-            total_loss += loss_value * len(labels)
-            correct += int((logits.argmax(dim=1) == labels).sum())
-            count += len(labels)
-            if batch % POSTFIX_EVERY == 0:
-                bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.2%}", refresh=False)
-    if count == 0:
-        raise CourseError("the training set has no batches")
-    return {"train_loss": total_loss / count, "train_acc": correct / count, "lr": lr}
+    def check(module, inputs, loss):
+        counter[0] += 1
+        value = loss.detach().float().item()
+        if not math.isfinite(value):
+            raise Diverged(f"the loss became {value} at batch {counter[0]}")
+        if value > EXPLODED_FACTOR * UNTRAINED_LOSS:
+            raise Diverged(f"the loss exploded to {value:.3g} at batch {counter[0]} "
+                           f"(an untrained network starts near {UNTRAINED_LOSS:.2f})")
+
+    if not isinstance(loss_fn, nn.Module):
+        return lambda: None
+    return loss_fn.register_forward_hook(check).remove
 
 
-# --- the state of a run, and saving it for --resume ------------------------------------------
+def _step_schedule_per_batch(optimizer, scheduler, lrs: list[float]) -> Callable[[], None]:
+    """Step a per-batch schedule (one-cycle) after every ``optimizer.step()``; note each lr."""
+    def after_step(opt, args, kwargs):
+        lrs.append(current_lr(opt))
+        if isinstance(scheduler, PER_BATCH_SCHEDULERS):
+            scheduler.step()
+
+    return optimizer.register_step_post_hook(after_step).remove
+
+
+def _usual_lr(optimizer: torch.optim.Optimizer) -> float:
+    """Where learning rates usually start for this optimizer: Adam-like 1e-3, SGD 0.1."""
+    return ADAM_USUAL_LR if "betas" in optimizer.defaults else SGD_USUAL_LR
+
+
+def _advice(problem: str, optimizer: torch.optim.Optimizer) -> str:
+    """The problem, and the likely cause in terms of the learning rate the learner chose."""
+    lr, usual = chosen_lr(optimizer), _usual_lr(optimizer)
+    if lr < usual * TOO_LOW_FACTOR:
+        cause = f"the learning rate {lr:g} is probably too low; try {usual:g}"
+    else:
+        cause = f"the learning rate {lr:g} is probably too high; try 10x smaller (--lr {lr / 10:g})"
+    return f"training diverged {problem}. {cause[0].upper()}{cause[1:]}"
+
+
+# --- the state of a run ------------------------------------------------------------------------
+
+
+@dataclass
+class FitOptions:
+    """How :func:`fit` runs: one object instead of a dozen parameters."""
+
+    num_epochs: int
+    scheduler: lr_scheduler.LRScheduler | None = None
+    patience: int | None = None  # epochs without a better validation accuracy before stopping
+    precision: Precision = FP32
+    resume_path: Path | None = None  # models/<name>.resume.pt, written after every epoch
+    resume: bool = False  # continue from resume_path
+    hyperparameters: dict = field(default_factory=dict)  # a resumed run must have the same
+    train_one_epoch: Callable[..., dict] = train_one_epoch  # 03 passes its own (the lesson)
+    evaluate: Callable[..., dict] = evaluate
+    on_epoch_end: Callable[[int, dict], None] | None = None
 
 
 @dataclass
@@ -176,7 +158,7 @@ class FitResult:
     """What :func:`fit` reports; ``history`` has one dict per finished epoch.
 
     ``seconds`` is the time of the finished epochs (training + validation), summed over every
-    session of a resumed run, so seconds per epoch is ``seconds / len(history)``.
+    session of a resumed run. ``problem`` is the advice line when the run diverged.
     """
 
     history: list[dict]
@@ -187,6 +169,15 @@ class FitResult:
     diverged: bool = False
     interrupted: bool = False
     seconds: float = 0.0
+    problem: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.diverged:
+            return "diverged"
+        if self.interrupted:
+            return "interrupted"
+        return "stopped early" if self.stopped_early else "finished"
 
 
 @dataclass
@@ -206,197 +197,162 @@ def _copy_state(model: nn.Module) -> dict:
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
 
 
-def _scheduler_state(scheduler: lr_scheduler.LRScheduler | None) -> dict | None:
-    """A scheduler's state without functions (old OneCycleLR keeps one), so ``weights_only`` loads it."""
-    if scheduler is None:
-        return None
-    return {key: value for key, value in scheduler.state_dict().items() if not callable(value)}
-
-
-def _save_resume(path: Path, model: nn.Module, optimizer, scheduler, train_loader, run: RunState,
-                 settings: dict) -> None:
-    """Everything needed to continue after the epoch that just finished, exactly."""
-    state = dict(settings, epoch=run.next_epoch - 1, model_state=model.state_dict(),
-                 optimizer_state=optimizer.state_dict(), scheduler_state=_scheduler_state(scheduler),
-                 loader_state=train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
-                 rng=capture_rng_state(), run=vars(run))
-    checkpoints.save_training_state(path, state)
-
-
-def _differences(saved: dict, now: dict) -> list[str]:
-    """'lr: saved 0.01, now 0.001' for every setting that changed (one level into nested dicts)."""
-    found = []
-    for key in sorted(set(saved) | set(now)):
-        before, after = saved.get(key), now.get(key)
-        if isinstance(before, dict) and isinstance(after, dict):
-            found += [f"{key}.{change}" for change in _differences(before, after)]
-        elif before != after:
-            found.append(f"{key}: saved {before!r}, now {after!r}")
-    return found
-
-
-def _check_same_run(state: dict, settings: dict, path: Path) -> None:
-    """A resumed run must be the run that was saved: same model, settings and epochs."""
-    changes = _differences({key: state.get(key) for key in settings}, settings)
-    if changes:
-        raise CourseError(f"{paths.display_path(path)} was saved by a different run ({'; '.join(changes)}); "
-                          "resume with the same settings or run without --resume")
-
-
-def _load_resume(path: Path, model: nn.Module, optimizer, scheduler, train_loader, settings: dict) -> RunState:
-    """Put model, optimizer, scheduler, loader and every random generator back as they were saved."""
-    state = checkpoints.load_training_state(path)
-    _check_same_run(state, settings, path)
-    if (state["scheduler_state"] is None) != (scheduler is None):
-        raise CourseError(f"{paths.display_path(path)} was saved with a different learning-rate schedule; "
-                          "resume with the same settings or run without --resume")
-    model.load_state_dict(state["model_state"])
-    optimizer.load_state_dict(state["optimizer_state"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler_state"])
-    if state["loader_state"] is not None:
-        train_loader.load_state_dict(state["loader_state"])
-    restore_rng_state(state["rng"])
-    print(f"resuming from {paths.display_path(path)} after epoch {state['epoch']} of {settings['num_epochs']}")
-    return RunState(**state["run"])
-
-
-# --- printing ----------------------------------------------------------------------------------
-
-
 def format_epoch_line(record: dict, num_epochs: int, improved: bool = False) -> str:
     """One epoch as one line of at most 100 columns (also used by the NumPy network of 03b).
 
     ``record`` holds epoch, train_loss, train_acc, val_loss, val_acc (fractions), lr and seconds.
     """
     width = len(str(num_epochs))
-    return (f"epoch {record['epoch']:>{width}}/{num_epochs}  train loss {record['train_loss']:.4f} "
-            f"acc {record['train_acc']:6.2%}  val loss {record['val_loss']:.4f} acc {record['val_acc']:6.2%}"
-            f"  lr {record['lr']:.1e}  {record['seconds']:4.1f} s" + (" (best)" if improved else ""))
+    return (f"epoch {record['epoch']:>{width}}/{num_epochs}  "
+            f"train loss {record['train_loss']:.4f} acc {record['train_acc']:6.2%}  "
+            f"val loss {record['val_loss']:.4f} acc {record['val_acc']:6.2%}  "
+            f"lr {record['lr']:.1e}  {record['seconds']:4.1f} s" + (" (best)" if improved else ""))
 
 
 def _kept_weights(run: RunState) -> str:
     if run.best_epoch == 0:
         return "no epoch finished, so the model keeps its starting weights"
-    return f"the model keeps its best weights: epoch {run.best_epoch}, val acc {run.best_val_acc:.2%}"
-
-
-def _divergence_advice(err: Diverged, epoch: int, lr: float) -> str:
-    where = f"batch {err.batch}" if err.batch is not None else "validation"
-    return (f"loss became {err.loss} at epoch {epoch}, {where}: the learning rate {lr:g} is probably too high; "
-            "try 10x smaller")
+    return (f"the model keeps its best weights: epoch {run.best_epoch}, "
+            f"val acc {run.best_val_acc:.2%}")
 
 
 def _interrupt_message(run: RunState, resume_file: Path | None) -> str:
     if resume_file is not None and resume_file.is_file():
-        return (f"interrupted: the state after epoch {run.next_epoch - 1} is in {paths.display_path(resume_file)}; "
-                "run again with --resume to continue")
+        return (f"interrupted: the state after epoch {run.next_epoch - 1} is in "
+                f"{paths.display_path(resume_file)}; run again with --resume to continue")
     return "interrupted before an epoch finished; nothing to resume from"
 
 
 # --- the loop ------------------------------------------------------------------------------------
 
 
-def _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, scheduler, epoch: int, num_epochs: int) -> dict:
-    """Train one epoch, step an epoch-wise schedule, validate; returns the epoch's history record."""
-    start = time.perf_counter()
-    per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
-    record = {"epoch": epoch}
-    record.update(train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler if per_batch else None,
-                                  desc=f"epoch {epoch}/{num_epochs}"))
-    if scheduler is not None and not per_batch:
-        scheduler.step()
-    validation = evaluation.evaluate(model, val_loader, loss_fn)
-    if not math.isfinite(validation["loss"]):
-        raise Diverged(validation["loss"], batch=None)
-    record.update(val_loss=validation["loss"], val_acc=validation["accuracy"], seconds=time.perf_counter() - start)
-    return {key: record[key] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")}
+class _Engine:
+    """One run of :func:`fit`: the epochs, the best weights, the safety nets."""
 
+    def __init__(self, model, loaders, optimizer, options: FitOptions, loss_fn):
+        self.model, self.optimizer, self.options, self.loss_fn = model, optimizer, options, loss_fn
+        self.train_loader, self.val_loader = loaders
+        self.epoch, self.steps, self.batches = 0, 0, [0]  # where we are, for the divergence rules
+        self.trainer = Trainer(model, optimizer, options.scheduler, self.train_loader)
+        self.settings = {"model_name": getattr(model, "name", type(model).__name__),
+                         "model_kwargs": checkpoints.plain(getattr(model, "config", {})),
+                         "hyperparameters": checkpoints.plain(options.hyperparameters),
+                         "num_epochs": options.num_epochs, "precision": options.precision.name}
 
-def _update_best(run: RunState, record: dict, model: nn.Module) -> bool:
-    """Remember the weights if validation accuracy improved; count the epochs since it last did."""
-    run.history.append(record)
-    run.next_epoch = record["epoch"] + 1
-    if record["val_acc"] > run.best_val_acc:
-        run.best_val_acc, run.best_val_loss, run.best_epoch = record["val_acc"], record["val_loss"], record["epoch"]
-        run.best_state = _copy_state(model)
-        run.stale_epochs = 0
-        return True
-    run.stale_epochs += 1
-    return False
+    def start(self) -> RunState:
+        """A fresh run (an old resume file is removed: its run is replaced) or a resumed one."""
+        path = self.options.resume_path
+        if self.options.resume:
+            if path is None:
+                raise CourseError("resuming needs the resume file the interrupted run wrote")
+            return RunState(**self.trainer.load(path, self.settings))
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return RunState(best_state=_copy_state(self.model))
 
+    def run_epoch(self, epoch: int) -> dict:
+        """Train one epoch (the Phase-3 step), step an epoch-wise schedule, validate."""
+        options, start, lrs = self.options, time.perf_counter(), []
+        remove_schedule = _step_schedule_per_batch(self.optimizer, options.scheduler, lrs)
+        try:
+            record = {"epoch": epoch, **options.train_one_epoch(self.model, self.train_loader,
+                                                                self.loss_fn, self.optimizer,
+                                                                options.precision)}
+        finally:
+            remove_schedule()
+        per_epoch = not isinstance(options.scheduler, PER_BATCH_SCHEDULERS)
+        if options.scheduler is not None and per_epoch:
+            options.scheduler.step()
+        validation = options.evaluate(self.model, self.val_loader, self.loss_fn, options.precision)
+        record.update(val_loss=validation["loss"], val_acc=validation["accuracy"],
+                      lr=lrs[-1] if lrs else current_lr(self.optimizer),
+                      seconds=time.perf_counter() - start)
+        self.steps = len(lrs)  # optimizer steps this epoch
+        keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+        return {key: record[key] for key in keys}
 
-def _start(model, optimizer, scheduler, train_loader, resume: bool, resume_file: Path | None,
-           settings: dict) -> RunState:
-    """A fresh run (an old resume file is removed: it belongs to a run that is being replaced) or a resumed one."""
-    if resume:
-        if resume_file is None:
-            raise CourseError("resuming needs the checkpoint path the interrupted run used")
-        return _load_resume(resume_file, model, optimizer, scheduler, train_loader, settings)
-    if resume_file is not None:
-        resume_file.unlink(missing_ok=True)
-    return RunState(best_state=_copy_state(model))
+    def problem_with(self, record: dict) -> str:
+        """Why a finished epoch shows the run cannot go anywhere ("" when it is fine)."""
+        if not math.isfinite(record["train_loss"]) or not math.isfinite(record["val_loss"]):
+            return f"the loss became {record['train_loss']}"
+        judged = record["epoch"] == 1 and self.steps >= MIN_STEPS_TO_JUDGE
+        if judged and record["val_acc"] <= HOPELESS_ACC:
+            return (f"validation accuracy is {record['val_acc']:.1%} after the first epoch, "
+                    f"no better than guessing ({CHANCE_ACC:.0%})")
+        return ""
 
+    def remember(self, run: RunState, record: dict) -> bool:
+        """Keep the weights if validation accuracy improved; count the epochs since it last did."""
+        run.history.append(record)
+        run.next_epoch = record["epoch"] + 1
+        if record["val_acc"] > run.best_val_acc:
+            run.best_val_acc, run.best_val_loss = record["val_acc"], record["val_loss"]
+            run.best_epoch, run.stale_epochs = record["epoch"], 0
+            run.best_state = _copy_state(self.model)
+            return True
+        run.stale_epochs += 1
+        return False
 
-def _check_fit_arguments(num_epochs: int, patience: int | None) -> None:
-    if not isinstance(num_epochs, int) or num_epochs < 1:
-        raise CourseError(f"the number of epochs must be at least 1, got {num_epochs!r}")
-    if patience is not None and patience < 1:
-        raise CourseError(f"patience must be at least 1 epoch (or None for no early stopping), got {patience}")
-
-
-def fit(model: nn.Module, train_loader: Batches, val_loader: Batches, *, optimizer: torch.optim.Optimizer,
-        num_epochs: int, loss_fn: nn.Module | None = None, scheduler: lr_scheduler.LRScheduler | None = None,
-        patience: int | None = None, checkpoint_path: Path | None = None, resume: bool = False,
-        hyperparameters: dict | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
-    """Train ``model`` for up to ``num_epochs``; it ends with its best-on-validation weights.
-
-    ``checkpoint_path``: the best weights are saved there whenever validation accuracy improves,
-    and ``<stem>.resume.pt`` beside it after every epoch (deleted when training ends).
-    ``resume``: continue from that file; pass the same ``hyperparameters`` and ``num_epochs``.
-    ``patience``: stop after this many epochs without a better validation accuracy.
-    ``on_epoch_end(epoch, record)`` is called after each epoch's line is printed.
-    """
-    _check_fit_arguments(num_epochs, patience)
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    hyperparameters = checkpoints.plain(hyperparameters or {})
-    checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-    resume_file = checkpoints.resume_path_for(checkpoint_path) if checkpoint_path is not None else None
-    settings = {"model_name": getattr(model, "name", type(model).__name__),
-                "model_kwargs": checkpoints.plain(getattr(model, "config", {})),
-                "hyperparameters": hyperparameters, "num_epochs": num_epochs}
-    run = _start(model, optimizer, scheduler, train_loader, resume, resume_file, settings)
-    outcome = "finished"
-    try:
-        for epoch in range(run.next_epoch, num_epochs + 1):
-            record = _run_epoch(model, train_loader, val_loader, loss_fn, optimizer, scheduler, epoch, num_epochs)
-            improved = _update_best(run, record, model)
-            if improved and checkpoint_path is not None:
-                checkpoints.save_checkpoint(checkpoint_path, model, hyperparameters=hyperparameters,
-                                            metrics={"val_acc": run.best_val_acc, "val_loss": run.best_val_loss},
-                                            history=run.history, extra={"epoch": epoch})
-            stop = patience is not None and run.stale_epochs >= patience
-            if resume_file is not None and epoch < num_epochs and not stop:
-                _save_resume(resume_file, model, optimizer, scheduler, train_loader, run, settings)
-            print(format_epoch_line(record, num_epochs, improved))
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, record)
+    def loop(self, run: RunState) -> str:
+        """Every remaining epoch; returns how the run ended."""
+        options = self.options
+        for epoch in range(run.next_epoch, options.num_epochs + 1):
+            self.epoch, self.batches[0] = epoch, 0
+            record = self.run_epoch(epoch)
+            problem = self.problem_with(record)
+            if problem:
+                run.history.append(record)  # shown and logged, never kept as the best weights
+                print(format_epoch_line(record, options.num_epochs))
+                raise Diverged(problem)
+            improved = self.remember(run, record)
+            stop = options.patience is not None and run.stale_epochs >= options.patience
+            if options.resume_path is not None and epoch < options.num_epochs and not stop:
+                self.trainer.save(options.resume_path, vars(run), self.settings)
+            print(format_epoch_line(record, options.num_epochs, improved))
+            if options.on_epoch_end is not None:
+                options.on_epoch_end(epoch, record)
             if stop:
-                outcome = "stopped_early"
-                print(f"early stop: validation accuracy has not improved for {patience} epochs")
-                break
+                print(f"early stop: validation accuracy has not improved for "
+                      f"{options.patience} epochs")
+                return "stopped_early"
+        return "finished"
+
+
+def _check_options(options: FitOptions) -> None:
+    if not isinstance(options.num_epochs, int) or options.num_epochs < 1:
+        raise CourseError(f"the number of epochs must be at least 1, got {options.num_epochs!r}")
+    if options.patience is not None and options.patience < 1:
+        raise CourseError("patience must be at least 1 epoch (or None for no early stopping), "
+                          f"got {options.patience}")
+
+
+def fit(model: nn.Module, train_loader: Batches, val_loader: Batches,
+        optimizer: torch.optim.Optimizer, options: FitOptions,
+        loss_fn: nn.Module | None = None) -> FitResult:
+    """Train ``model`` for up to ``options.num_epochs``; it ends with its best validation weights."""
+    _check_options(options)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    engine = _Engine(model, (train_loader, val_loader), optimizer, options, loss_fn)
+    run = engine.start()
+    outcome, problem = "finished", ""
+    remove_guard = _guard_loss(loss_fn, engine.batches)
+    try:
+        outcome = engine.loop(run)
     except Diverged as err:
         outcome = "diverged"
-        print(_divergence_advice(err, run.next_epoch, current_lr(optimizer)))
+        problem = _advice(f"in epoch {engine.epoch}: {err.problem}", optimizer)
+        print("\n".join(findings.wrap(problem)))
     except KeyboardInterrupt:
         outcome = "interrupted"
-        print(_interrupt_message(run, resume_file))
+        print(_interrupt_message(run, options.resume_path))
+    finally:
+        remove_guard()
     model.load_state_dict(run.best_state)  # best-on-validation weights (or the starting ones)
     print(_kept_weights(run))
-    if resume_file is not None and outcome != "interrupted":
-        resume_file.unlink(missing_ok=True)
-    return FitResult(history=run.history, best_val_acc=max(run.best_val_acc, 0.0), best_val_loss=run.best_val_loss,
-                     best_epoch=run.best_epoch, stopped_early=outcome == "stopped_early",
-                     diverged=outcome == "diverged", interrupted=outcome == "interrupted",
+    if options.resume_path is not None and outcome != "interrupted":
+        options.resume_path.unlink(missing_ok=True)
+    return FitResult(history=run.history, best_val_acc=max(run.best_val_acc, 0.0),
+                     best_val_loss=run.best_val_loss, best_epoch=run.best_epoch,
+                     stopped_early=outcome == "stopped_early", diverged=outcome == "diverged",
+                     interrupted=outcome == "interrupted", problem=problem,
                      seconds=sum(record["seconds"] for record in run.history))

@@ -58,14 +58,33 @@ def test_03_lr_sweep_compares_without_saving_a_model(synthetic_mnist, capsys):
     result = load_script("03_train_model.py").main(lr_sweep=(0.01, 0.001), num_epochs=1, device="cpu")
     assert set(result["sweep"]) == {0.01, 0.001}
     assert (paths.VIS_DIR / "03_lr_sweep.png").exists() and not (paths.MODELS_DIR / "mlp.pt").exists()
-    assert "best learning rate" in capsys.readouterr().out
+    assert "best on validation: lr" in capsys.readouterr().out
 
 
-def test_03_diverging_run_gives_advice_not_a_traceback(synthetic_mnist):
+def test_03_diverging_run_gives_advice_exits_and_keeps_the_good_model(synthetic_mnist, capsys):
+    from common import checkpoints
     from common.errors import CourseError
 
-    with pytest.raises(CourseError, match="lower the learning rate"):
-        load_script("03_train_model.py").main(optimizer="sgd", lr=1e12, num_epochs=1, device="cpu")
+    script = load_script("03_train_model.py")
+    script.main(num_epochs=1, device="cpu")
+    good = checkpoints.load_checkpoint(paths.MODELS_DIR / "mlp.pt")
+    with pytest.raises(CourseError, match="the run diverged .*models/mlp.pt was not changed"):
+        script.main(lr=1e6, num_epochs=1, device="cpu")
+    assert "is probably too high; try 10x smaller (--lr 100000)" in capsys.readouterr().out
+    kept = checkpoints.load_checkpoint(paths.MODELS_DIR / "mlp.pt")
+    assert all(torch.equal(kept["state_dict"][k], v) for k, v in good["state_dict"].items())
+    with pytest.raises(CourseError, match="the run diverged"):
+        script.main(optimizer_name="sgd", lr=1e12, num_epochs=1, device="cpu")
+
+
+def test_03_ablation_climbs_one_idea_per_rung(synthetic_mnist, capsys):
+    result = load_script("03_train_model.py").main(ablation=True, num_epochs=1, device="cpu")
+    out = capsys.readouterr().out
+    assert len(result["rungs"]) == 6 and result["biggest_win"] in out
+    assert "finding: the biggest single win was" in out
+    assert (paths.VIS_DIR / "03_ablation.png").exists()
+    assert not (paths.MODELS_DIR / "mlp.pt").exists()  # experiments never replace the model
+    assert all(len(line) <= 100 for line in out.splitlines())
 
 
 def test_04_improved_model_trains_cnn_and_compares_with_mlp(synthetic_mnist, capsys):
@@ -84,3 +103,31 @@ def test_04_lenet_and_augment_flags(synthetic_mnist):
     assert result["params"] == 21_840 and result["step"] == "lenet"
     assert (paths.MODELS_DIR / "lenet.pt").exists()
     assert torch.isfinite(torch.tensor(result["test_acc"]))
+
+
+def test_04_computes_a_convolution_by_hand_and_walks_the_shapes(synthetic_mnist, capsys):
+    script = load_script("04_improved_model.py")
+    model = script.models.build_model("cnn")
+    digit = torch.rand(1, 1, 28, 28)
+    assert script.show_convolution(model, digit) < 1e-5
+    row = script.one_pixel_by_loops(digit, model.conv1, 14, 14)
+    assert row == pytest.approx(float(model.conv1(digit)[0, 0, 14, 14]), abs=1e-5)
+    shapes = script.walk_shapes(model, digit)
+    assert [(name, shape) for name, shape, _ in shapes if name.startswith(("conv", "pool", "fc"))] == [
+        ("conv1", (32, 28, 28)), ("pool1", (32, 14, 14)), ("conv2", (64, 14, 14)),
+        ("pool2", (64, 7, 7)), ("fc1", (128,)), ("fc2", (10,))]
+    assert sum(params for *_, params in shapes) == 421_642
+    assert "largest difference" in capsys.readouterr().out
+
+
+def test_04_ladder_ends_with_an_ensemble_measured_once_on_test(synthetic_mnist, capsys):
+    result = load_script("04_improved_model.py").main(
+        ladder=True, ladder_epochs=1, ensemble_size=2, ensemble_epochs=1, device="cpu")
+    out = capsys.readouterr().out
+    names = [row[0] for row in result["rungs"]]
+    assert names[0].startswith("MLP") and names[-1] == "ensemble of 2 augmented CNNs"
+    assert len(names) == 6 and 0 <= result["test_acc"] <= 1
+    assert "the ensemble's test accuracy, measured once" in out
+    assert {p.name for p in result["files"]} == {"04_ladder.png", "04_ensemble_mistakes.png"}
+    assert not (paths.MODELS_DIR / "cnn.pt").exists()  # ladder runs are kept, never published
+    assert all(len(line) <= 100 for line in out.splitlines())

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from common import checkpoints, data, models, paths, training
+from common import checkpoints, data, models, paths, resume, training
 from common import device as devices
+from common.cli import load_script
 from common.errors import CourseError
 
 RECORD_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
@@ -21,9 +22,14 @@ def synthetic_loaders(batch_size: int = 32, seed: int = 0, augment: bool = False
     return data.make_loaders(splits, batch_size=batch_size, augment=augment, seed=seed, eval_batch_size=50)
 
 
-def adam_mlp(lr: float = 3e-3, hidden_sizes=(32,), dropout: float = 0.0):
-    model = models.MLP(hidden_sizes, dropout=dropout)
+def adam_mlp(lr: float = 3e-3, hidden_sizes=(32,), dropout: float = 0.0, batchnorm: bool = False):
+    model = models.MLP(hidden_sizes, dropout=dropout, batchnorm=batchnorm)
     return model, training.make_optimizer("adam", model.parameters(), lr)
+
+
+def run_fit(model, train_loader, val_loader, optimizer, **options):
+    """``fit`` with its options given as keywords (``num_epochs=3, patience=2, ...``)."""
+    return training.fit(model, train_loader, val_loader, optimizer, training.FitOptions(**options))
 
 
 # --- optimizers and schedules -----------------------------------------------------------------
@@ -74,7 +80,7 @@ def test_fit_overfits_a_tiny_batch(synthetic_mnist, capsys):
     val_loader = data.BatchLoader(data.Split(splits.train.images[:20], splits.train.labels[:20]), batch_size=20)
     devices.seed_everything(0)
     model, optimizer = adam_mlp(lr=3e-3, hidden_sizes=(64,))
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=15)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=15)
     assert result.history[-1]["train_acc"] == 1.0
     assert result.best_val_acc == 1.0 and result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert not (result.stopped_early or result.diverged or result.interrupted)
@@ -84,7 +90,7 @@ def test_fit_history_and_one_aligned_line_per_epoch(synthetic_mnist, capsys):
     devices.seed_everything(0)
     train_loader, val_loader, _ = synthetic_loaders()
     model, optimizer = adam_mlp(lr=1e-3)
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3)
     assert [record["epoch"] for record in result.history] == [1, 2, 3]
     assert all(set(record) == RECORD_KEYS for record in result.history)
     assert all(0 <= record["val_acc"] <= 1 and record["lr"] == 1e-3 for record in result.history)
@@ -98,31 +104,34 @@ def test_fit_history_and_one_aligned_line_per_epoch(synthetic_mnist, capsys):
     assert result.seconds == pytest.approx(sum(record["seconds"] for record in result.history))
 
 
-def test_fit_ends_with_the_best_weights_and_saves_them(synthetic_mnist):
+def test_fit_ends_with_the_best_weights_and_writes_no_model_file(synthetic_mnist):
     devices.seed_everything(0)
     train_loader, val_loader, _ = synthetic_loaders()
     model, optimizer = adam_mlp(lr=1e-2)
-    path = paths.model_path("mlp.pt")
+    resume_file = paths.model_path("mlp.resume.pt")
     best_weights = {}
 
     def remember(epoch, record):
         best_weights[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
 
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=4, checkpoint_path=path,
-                          hyperparameters={"lr": 1e-2}, on_epoch_end=remember)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=4, resume_path=resume_file,
+                     hyperparameters={"lr": 1e-2}, on_epoch_end=remember)
     expected = best_weights[result.best_epoch]
+    assert result.best_val_acc == max(record["val_acc"] for record in result.history)
     assert all(torch.equal(model.state_dict()[k], expected[k]) for k in expected)
-    loaded, checkpoint = checkpoints.load_model(path)
-    assert all(torch.equal(loaded.state_dict()[k], expected[k]) for k in expected)
-    assert checkpoint["metrics"]["val_acc"] == result.best_val_acc and checkpoint["hyperparameters"] == {"lr": 1e-2}
-    assert not checkpoints.resume_path_for(path).exists()  # deleted when training finishes
+    assert not resume_file.exists()  # deleted when training finishes
+    assert not paths.model_path("mlp.pt").exists()  # saving a finished run is common/runs.py's job
 
 
 def test_early_stopping_when_validation_never_improves(synthetic_mnist, capsys):
     devices.seed_everything(0)
     train_loader, val_loader, _ = synthetic_loaders()
-    model, optimizer = adam_mlp(lr=0.0)  # nothing changes, so validation accuracy never improves
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=10, patience=2)
+    model, optimizer = adam_mlp(lr=1e-3)
+
+    def flat(model, loader, loss_fn, precision):  # validation accuracy that never improves
+        return {"loss": 1.0, "accuracy": 0.5}
+
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=10, patience=2, evaluate=flat)
     assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
     assert "early stop" in capsys.readouterr().out
 
@@ -132,35 +141,37 @@ def test_step_schedule_changes_lr_per_epoch_and_onecycle_per_batch(synthetic_mni
     train_loader, val_loader, _ = synthetic_loaders()
     model, optimizer = adam_mlp(lr=1e-3)
     scheduler = training.make_scheduler("step", optimizer, num_epochs=3, steps_per_epoch=len(train_loader), lr=1e-3)
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3, scheduler=scheduler)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3, scheduler=scheduler)
     assert [record["lr"] for record in result.history] == pytest.approx([1e-3, 1e-4, 1e-5])
     model, optimizer = adam_mlp(lr=1e-2)
     scheduler = training.make_scheduler("onecycle", optimizer, 2, len(train_loader), lr=1e-2)
-    training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=2, scheduler=scheduler)
+    run_fit(model, train_loader, val_loader, optimizer, num_epochs=2, scheduler=scheduler)
     assert scheduler.last_epoch == 2 * len(train_loader)  # one step per batch, the whole cycle used
 
 
-def test_nan_guard_stops_at_once_and_keeps_the_good_checkpoint(synthetic_mnist, capsys):
+def test_nan_guard_stops_at_once_and_keeps_the_good_weights(synthetic_mnist, capsys):
     devices.seed_everything(0)
     train_loader, val_loader, _ = synthetic_loaders()
     model = models.MLP((32,))
     optimizer = training.make_optimizer("sgd", model.parameters(), lr=0.05)
-    path = paths.model_path("mlp.pt")
+    after_epoch_1 = {}
 
     def explode(epoch, record):  # epoch 1 trains normally; then the learning rate becomes absurd
+        after_epoch_1.update({k: v.clone() for k, v in model.state_dict().items()})
         for group in optimizer.param_groups:
             group["lr"] = 1e10
 
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=5, checkpoint_path=path,
-                          on_epoch_end=explode)
-    assert result.diverged and len(result.history) == 1
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=5, on_epoch_end=explode,
+                     resume_path=paths.model_path("mlp.resume.pt"))
+    assert result.diverged and len(result.history) == 1 and result.status == "diverged"
     out = capsys.readouterr().out
-    assert re.search(r"loss became (nan|inf) at epoch 2, batch \d+: the learning rate 1e\+10 is probably too high; "
-                     r"try 10x smaller", out), out
-    saved, _ = checkpoints.load_model(path)
-    assert all(torch.isfinite(value).all() for value in saved.state_dict().values())
-    assert all(torch.equal(saved.state_dict()[k], v) for k, v in model.state_dict().items())  # best weights kept
-    assert not checkpoints.resume_path_for(path).exists()
+    pattern = (r"training diverged in epoch 2: the loss (became (nan|inf)|exploded to \S+) at batch \d+.*\. "
+               r"The learning rate 1e\+10 is probably too high; try 10x smaller \(--lr 1e\+09\)")
+    assert re.search(pattern, " ".join(out.split())), out
+    assert result.problem and re.search(pattern, result.problem)
+    assert all(torch.isfinite(value).all() for value in model.state_dict().values())
+    assert all(torch.equal(after_epoch_1[k], v) for k, v in model.state_dict().items())  # best kept
+    assert not paths.model_path("mlp.resume.pt").exists()
 
 
 def test_nan_guard_in_the_first_epoch_keeps_the_starting_weights(synthetic_mnist, capsys):
@@ -169,12 +180,65 @@ def test_nan_guard_in_the_first_epoch_keeps_the_starting_weights(synthetic_mnist
     model = models.MLP((32,))
     start = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = training.make_optimizer("sgd", model.parameters(), lr=1e10)
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3,
-                          checkpoint_path=paths.model_path("mlp.pt"))
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3)
     assert result.diverged and result.history == [] and result.best_epoch == 0
     assert all(torch.equal(model.state_dict()[k], v) for k, v in start.items())
-    assert not paths.model_path("mlp.pt").exists()  # nothing good to save, so nothing saved
-    assert "loss became" in capsys.readouterr().out
+    assert "training diverged" in capsys.readouterr().out
+
+
+def test_a_loss_far_above_an_untrained_networks_is_divergence(synthetic_mnist, capsys):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp(lr=1e6)  # finite, but every step throws the weights far away
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3)
+    assert result.diverged and result.best_epoch == 0
+    assert re.search(r"the loss (exploded to \S+|became (nan|inf)) at batch \d+", result.problem)
+    assert "The learning rate 1e+06 is probably too high; try 10x smaller (--lr 100000)" in result.problem
+
+
+def test_chance_accuracy_after_the_first_epoch_is_divergence(synthetic_mnist):
+    train_loader, val_loader, _ = synthetic_loaders(batch_size=8)  # 68 steps: enough to judge
+    model, optimizer = adam_mlp(lr=1e-3)
+
+    def stuck(model, loader, loss_fn, precision):  # a network that learned nothing at all
+        return {"loss": training.UNTRAINED_LOSS, "accuracy": 0.1}
+
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3, evaluate=stuck)
+    assert result.diverged and len(result.history) == 1 and result.best_epoch == 0
+    assert "validation accuracy is 10.0% after the first epoch" in result.problem
+    assert "no better than guessing (10%)" in result.problem
+    assert "The learning rate 0.001 is probably too high" in result.problem
+    model, optimizer = adam_mlp(lr=1e-7)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3, evaluate=stuck)
+    assert "The learning rate 1e-07 is probably too low; try 0.001" in result.problem
+
+
+def test_a_healthy_first_epoch_is_not_flagged(synthetic_mnist):
+    devices.seed_everything(0)
+    train_loader, val_loader, _ = synthetic_loaders()
+    model, optimizer = adam_mlp(lr=3e-3)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=1)
+    assert not result.diverged and result.status == "finished" and result.problem == ""
+
+
+# --- the lesson's loop and the engine's are the same code --------------------------------------
+
+
+def test_the_phase3_loop_and_the_engine_give_bit_identical_weights(synthetic_mnist):
+    lesson = load_script("03_train_model.py")
+    results = []
+    for step, evaluate in ((lesson.train_one_epoch, lesson.evaluate),
+                           (training.train_one_epoch, training.evaluate)):
+        devices.seed_everything(7)
+        train_loader, val_loader, _ = synthetic_loaders(batch_size=64, seed=7, augment=True)
+        model, optimizer = adam_mlp(lr=5e-3, hidden_sizes=(48,), dropout=0.3, batchnorm=True)
+        scheduler = training.make_scheduler("onecycle", optimizer, 2, len(train_loader), lr=5e-3)
+        result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=2, scheduler=scheduler,
+                         train_one_epoch=step, evaluate=evaluate)
+        results.append((model.state_dict(), metrics_only(result.history)))
+    (lesson_state, lesson_history), (engine_state, engine_history) = results
+    assert lesson_history == engine_history
+    assert all(torch.equal(lesson_state[key], engine_state[key]) for key in engine_state)
 
 
 # --- interrupting and resuming -------------------------------------------------------------------
@@ -203,7 +267,8 @@ class InterruptingLoader:
         self.loader.load_state_dict(state)
 
 
-def train_run(name: str, seed: int = 0, resume: bool = False, interrupt: str | None = None):
+def train_run(name: str, seed: int = 0, resume: bool = False, interrupt: str | None = None,
+              precision: devices.Precision = devices.FP32):
     """3 epochs of an MLP with dropout, augmentation, Adam and OneCycle (every piece of state matters)."""
     devices.seed_everything(seed)
     train_loader, val_loader, _ = synthetic_loaders(batch_size=64, seed=seed, augment=True)
@@ -216,9 +281,10 @@ def train_run(name: str, seed: int = 0, resume: bool = False, interrupt: str | N
         if epoch == 1:
             raise KeyboardInterrupt
 
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3, scheduler=scheduler,
-                          checkpoint_path=paths.model_path(name), resume=resume, hyperparameters={"lr": 5e-3},
-                          on_epoch_end=stop_after_epoch_1 if interrupt == "after-epoch-1" else None)
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3, scheduler=scheduler,
+                     resume_path=checkpoints.resume_path_for(paths.model_path(name)), resume=resume,
+                     hyperparameters={"lr": 5e-3}, precision=precision,
+                     on_epoch_end=stop_after_epoch_1 if interrupt == "after-epoch-1" else None)
     return model, result
 
 
@@ -254,16 +320,16 @@ def test_resume_with_different_settings_is_refused(synthetic_mnist):
     model, optimizer = adam_mlp(lr=5e-3, hidden_sizes=(48,), dropout=0.3)
     changed = r"mlp\.resume\.pt was saved by a different run \(hyperparameters\.lr: saved 0\.005, now 0\.001\)"
     with pytest.raises(CourseError, match=changed):
-        training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=3,
-                     checkpoint_path=paths.model_path("mlp.pt"), resume=True, hyperparameters={"lr": 1e-3})
+        run_fit(model, train_loader, val_loader, optimizer, num_epochs=3,
+                resume_path=paths.model_path("mlp.resume.pt"), resume=True, hyperparameters={"lr": 1e-3})
 
 
 def test_rng_state_round_trip_through_a_weights_only_file(course_dirs):
     devices.seed_everything(5)
-    state = {"epoch": 0, "rng": training.capture_rng_state()}
+    state = {"epoch": 0, "rng": resume.capture_rng_state()}
     path = checkpoints.save_training_state(paths.model_path("rng.pt"), state)
     expected = (torch.rand(3), random.random(), random.gauss(0, 1), np.random.rand(2))
-    training.restore_rng_state(checkpoints.load_training_state(path)["rng"])
+    resume.restore_rng_state(checkpoints.load_training_state(path)["rng"])
     again = (torch.rand(3), random.random(), random.gauss(0, 1), np.random.rand(2))
     assert torch.equal(expected[0], again[0]) and expected[1:3] == again[1:3]
     assert np.array_equal(expected[3], again[3])
@@ -273,7 +339,39 @@ def test_fit_rejects_bad_arguments(synthetic_mnist):
     train_loader, val_loader, _ = synthetic_loaders()
     model, optimizer = adam_mlp()
     with pytest.raises(CourseError, match="epochs"):
-        training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=0)
+        run_fit(model, train_loader, val_loader, optimizer, num_epochs=0)
     with pytest.raises(CourseError, match="patience"):
-        training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=1, patience=0)
+        run_fit(model, train_loader, val_loader, optimizer, num_epochs=1, patience=0)
     assert math.isfinite(training.current_lr(optimizer))
+
+
+BF16 = devices.Precision("bf16", channels_last=False, reason="forced by the test")
+
+
+def test_resume_under_bfloat16_gives_exactly_the_uninterrupted_result(synthetic_mnist):
+    straight_model, straight = train_run("a.pt", precision=BF16)
+    _, first = train_run("b.pt", interrupt="after-epoch-1", precision=BF16)
+    assert first.interrupted
+    resumed_model, resumed = train_run("b.pt", seed=123, resume=True, precision=BF16)
+    assert metrics_only(resumed.history) == metrics_only(straight.history)
+    straight_state = straight_model.state_dict()
+    for key, value in resumed_model.state_dict().items():
+        assert value.dtype == straight_state[key].dtype  # the weights stay float32 under autocast
+        assert torch.equal(value, straight_state[key]), key
+
+
+def test_resume_under_a_different_precision_is_refused(synthetic_mnist):
+    train_run("mlp.pt", interrupt="after-epoch-1")
+    with pytest.raises(CourseError, match=r"precision: saved 'fp32', now 'bf16'"):
+        train_run("mlp.pt", resume=True, precision=BF16)
+
+
+def test_chance_accuracy_after_a_very_short_first_epoch_is_not_judged(synthetic_mnist):
+    train_loader, val_loader, _ = synthetic_loaders(batch_size=64)  # 9 steps: too few to judge
+    model, optimizer = adam_mlp(lr=1e-3)
+
+    def stuck(model, loader, loss_fn, precision):
+        return {"loss": training.UNTRAINED_LOSS, "accuracy": 0.1}
+
+    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=2, evaluate=stuck)
+    assert not result.diverged and len(result.history) == 2
