@@ -26,9 +26,9 @@ from types import SimpleNamespace as Settings
 import torch
 from tqdm import tqdm
 
-from common import data, findings, models, paths, plots, progress, runs, training
+from common import data, findings, models, paths, plots, progress, runs, shipped, training
 from common import device as devices
-from common.cli import changed_settings, check, run_main
+from common.cli import check, run_main
 from common.errors import CourseError
 
 # ----------------------------------------------------------------------------------------------
@@ -129,9 +129,9 @@ def train_mlp(splits: data.MnistSplits, device, settings: Settings, resume: bool
 
 def run_spec(settings: Settings, step: str, label: str | None = None, publish: bool = False):
     """How the run is filed: its ledger step, what changed from the defaults, where it is kept."""
-    changed = changed_settings(main, vars(settings))
+    changed = shipped.changes(SCRIPT, vars(settings))
     return runs.RunSpec(script=SCRIPT, step=step, hyperparameters=hyperparameters(settings),
-                        changed={k: v for k, v in changed.items() if k not in NOT_HYPERPARAMETERS},
+                        changed=changed,
                         seed=settings.seed, publish_as=PUBLISHED if publish else None,
                         curves_png="03_training_curves.png" if publish else None, label=label)
 

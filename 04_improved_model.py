@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from common import checkpoints, data, evaluation, findings, models, paths, plots, progress, runs
-from common import training
+from common import shipped, training
 from common import device as devices
-from common.cli import changed_settings, check, run_main
+from common.cli import check, run_main
 from common.errors import CourseError
 
 # ----------------------------------------------------------------------------------------------
@@ -157,9 +157,9 @@ def train(splits, device, settings: Settings, resume: bool = False):
 
 
 def run_spec(settings: Settings, step: str, label: str | None = None, publish: bool = False):
-    changed = changed_settings(main, vars(settings))
+    changed = shipped.changes(SCRIPT, vars(settings))
     return runs.RunSpec(script=SCRIPT, step=step, hyperparameters=hyperparameters(settings),
-                        changed={k: v for k, v in changed.items() if k not in NOT_HYPERPARAMETERS},
+                        changed=changed,
                         seed=settings.seed, label=label,
                         publish_as=f"{settings.arch}.pt" if publish else None,
                         curves_png="04_training_curves.png" if publish else None)
