@@ -36,55 +36,61 @@ def wheel_name(filename: str) -> str:
     return re.sub(r"\.(tar\.gz|zip)$", "", filename)
 
 
+SIZE = r"[\d.]+ [kMG]?B"  # as pip prints a file size: "554.6 MB", "22 kB"
+FETCHED = {"Downloading": "downloading", "Using cached": "from pip's cache",
+           "Processing": "local file"}
+
+
 class PipView:
     """Turns pip's output lines into one line per package and, in a terminal, a live status.
 
-    In a terminal the current line is rewritten in place (download percentage, seconds spent
-    unpacking); without one (CI, a pipe) only whole lines are printed, so a log stays short.
+    In a terminal the last line is rewritten in place (download percentage, packages unpacked so
+    far); without one (CI, a pipe) only whole lines are printed, so a log stays short.
+    ``count_installed()`` says how many packages .venv holds (for the unpacking status).
     """
 
-    def __init__(self, out, live: bool, width: int = 100):
+    def __init__(self, out, live: bool, width: int = 100, count_installed=None):
         self.out, self.live, self.width = out, live, width
+        self.count_installed = count_installed or (lambda: 0)
         self.status = ""  # what the live line shows now
-        self.current = ""  # the package line being downloaded
-        self.phase, self.phase_start = "resolving", time.monotonic()
-        self.collected = self.downloaded = 0
+        self.current = ""  # the package line of the download in progress
+        self.collected = 0  # requirements looked at so far
+        self.unpacking: tuple[float, int, int] | None = None  # (start, count before, to unpack)
 
     def feed(self, line: str) -> None:
-        line = line.rstrip()
         text = line.strip()
         progress = re.match(r"Progress (\d+) of (\d+)", text)
-        fetched = re.match(r"(Downloading|Using cached|Processing) (\S+)(?: \((.*)\))?", text)
+        fetched = re.match(rf"({'|'.join(FETCHED)}) (\S+)(?: \(({SIZE})\))?", text)
         if progress:
             done, total = int(progress.group(1)), int(progress.group(2))
             if total and self.current:
-                self._show(f"{self.current}  {100 * done // total:3d}%")
+                self._show(f"{self.current} {100 * done // total:3d}%")
         elif fetched and not fetched.group(2).endswith(".metadata"):
-            how = {"Downloading": "downloading", "Using cached": "from pip's cache",
-                   "Processing": "local file"}[fetched.group(1)]
             self._finish_current()
-            self.current = f"  {wheel_name(Path(fetched.group(2)).name):<36}" \
-                           f"{fetched.group(3) or '':>10}  {how}"
+            name = wheel_name(Path(fetched.group(2)).name)
+            self.current = f"  {name:<36}{fetched.group(3) or '':>10}  {FETCHED[fetched.group(1)]}"
             if self.live:
                 self._show(self.current)
             else:
                 self._print(self.current)
         elif text.startswith("Collecting "):
             self.collected += 1
-            self._show(f"  resolving versions: {self.collected} packages so far"
-                       f" ({text.split()[1]})")
+            self._show(f"  looking up versions: {self.collected} so far ({text.split()[1]})")
         elif text.startswith("Installing collected packages:"):
             self._finish_current()
             count = len(text.split(":", 1)[1].split(","))
-            self.phase, self.phase_start = "unpacking", time.monotonic()
-            self._print(f"  unpacking {count} packages into .venv (quiet for a minute or two)")
+            self.unpacking = (time.monotonic(), self.count_installed(), count)
+            self._print(f"  unpacking {count} packages into .venv (the longest quiet step) ...")
         elif text.startswith("WARNING: Retrying"):
             self._print("  network trouble: pip is retrying")
 
     def tick(self) -> None:
-        """Called while pip is silent: a terminal's status line shows that time goes on."""
-        if self.live and self.phase == "unpacking":
-            self._show(f"  unpacking ... {time.monotonic() - self.phase_start:.0f} s")
+        """Called while pip is silent: a terminal's status line shows that work goes on."""
+        if self.unpacking:
+            start, before, count = self.unpacking
+            done = min(count, max(0, self.count_installed() - before))
+            self._show(f"  unpacking: {done} of {count} packages done,"
+                       f" {time.monotonic() - start:.0f} s")
 
     def close(self) -> None:
         self._finish_current()
@@ -92,15 +98,14 @@ class PipView:
 
     def _finish_current(self) -> None:
         if self.current and self.live:
-            self._show("")
-            self._print(self.current)
+            self._print(self.current.replace("downloading", "downloaded "))
         self.current = ""
 
     def _show(self, text: str) -> None:
-        if not self.live:
-            return
         text = text[: self.width - 1]
-        self.out.write("\r" + text.ljust(len(self.status)) + ("\r" + text if text else "\r"))
+        if not self.live or text == self.status:
+            return
+        self.out.write("\r" + text.ljust(len(self.status)) + "\r" + text)
         self.out.flush()
         self.status = text
 
@@ -123,7 +128,7 @@ FAILURE_HINTS = (  # (pattern in pip's output, what to try), the first match win
     (r"ConnectionError|NewConnectionError|Max retries exceeded|ReadTimeout|timed out"
      r"|Temporary failure in name resolution|No matching distribution found|SSLError",
      "could not reach the package index: check the network (or proxy), then try again"),
-    (r"do not match the hashes|HASH", "a download arrived damaged: try again"),
+    (r"(?i)do not match the hashes", "a download arrived damaged: try again"),
     (r"ensurepip|No module named venv",
      "Python's venv module is missing: on Debian/Ubuntu `sudo apt install python3-venv`"),
 )
@@ -165,35 +170,42 @@ def run_quiet(cmd: list[str], step: str, log: Path, verbose: bool) -> None:
         raise SetupError(failure_line(step, output or log.read_text("utf-8", "replace"), log))
 
 
-def run_pip_install(cmd: list[str], log: Path, verbose: bool, out=sys.stdout) -> None:
+def run_pip_install(cmd: list[str], log: Path, verbose: bool, count_installed=None,
+                    out=sys.stdout) -> None:
     """The big step: one line per package, pip's whole output in the log."""
     if verbose:  # pip's own output and progress bars; its verbose log goes to the file too
         run_quiet(cmd + ["--log", str(log)], "installing the packages", log, verbose=True)
         return
-    view = PipView(out, live=out.isatty(), width=shutil.get_terminal_size().columns)
+    view = PipView(out, out.isatty(), shutil.get_terminal_size().columns, count_installed)
     lines: queue.Queue = queue.Queue()
+    captured = []  # this step's output, for the failure line
     with log.open("a", encoding="utf-8") as file:
         file.write(f"\n$ {' '.join(cmd)}\n")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=_env())
-        reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)
-        reader.start()
-        while True:
-            try:
-                line = lines.get(timeout=STATUS_REFRESH_S)
-            except queue.Empty:
-                view.tick()
-                continue
-            if line is None:
-                break
-            if not line.startswith("Progress "):  # the 4-per-second download counters
-                file.write(line)
-            view.feed(line)
-        returncode = proc.wait()
-        view.close()
+        threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+        try:
+            for line in iter(lambda: _next_line(lines, view), None):
+                if not line.startswith("Progress "):  # 4 download counters a second: not kept
+                    file.write(line)
+                    captured.append(line)
+                view.feed(line)
+            returncode = proc.wait()
+        finally:
+            view.close()
+            if proc.poll() is None:  # interrupted (Ctrl-C): pip does not outlive us
+                proc.terminate()
     if returncode != 0:
-        output = log.read_text("utf-8", "replace")
-        raise SetupError(failure_line("installing the packages", output, log))
+        raise SetupError(failure_line("installing the packages", "".join(captured), log))
+
+
+def _next_line(lines: queue.Queue, view: PipView) -> str | None:
+    """pip's next output line (None at its end); while pip is silent, the view ticks."""
+    while True:
+        try:
+            return lines.get(timeout=STATUS_REFRESH_S)
+        except queue.Empty:
+            view.tick()
 
 
 def _read_lines(stream, lines: queue.Queue) -> None:
