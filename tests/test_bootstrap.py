@@ -213,3 +213,11 @@ def test_pip_output_goes_to_the_log_and_a_failure_raises_one_line(tmp_path):
     assert "disk" in str(failure.value) and "\n" not in str(failure.value)
     with pytest.raises(pip_steps.SetupError, match="network"):
         pip_steps.run_quiet(fake_pip("NewConnectionError\n", 1), "updating pip", log, False)
+
+
+def test_a_local_wheel_shows_its_size_read_from_disk(tmp_path):
+    wheel = tmp_path / "tqdm-4.70.1-py3-none-any.whl"
+    wheel.write_bytes(b"x" * 2500)
+    out = io.StringIO()
+    pip_steps.PipView(out, live=False).feed(f"Processing {wheel} (from -r requirements.txt)")
+    assert out.getvalue().split() == ["tqdm", "4.70.1", "2.5", "kB", "local", "file"]

@@ -41,6 +41,18 @@ FETCHED = {"Downloading": "downloading", "Using cached": "from pip's cache",
            "Processing": "local file"}
 
 
+def file_size(path: Path) -> str:
+    """A local file's size as pip prints sizes ("554.6 MB"); "" when it is not a local file."""
+    try:
+        num_bytes = path.stat().st_size
+    except OSError:
+        return ""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if num_bytes >= scale:
+            return f"{num_bytes / scale:.1f} {unit}"
+    return f"{num_bytes} B"
+
+
 class PipView:
     """Turns pip's output lines into one line per package and, in a terminal, a live status.
 
@@ -67,8 +79,9 @@ class PipView:
                 self._show(f"{self.current} {100 * done // total:3d}%")
         elif fetched and not fetched.group(2).endswith(".metadata"):
             self._finish_current()
-            name = wheel_name(Path(fetched.group(2)).name)
-            self.current = f"  {name:<36}{fetched.group(3) or '':>10}  {FETCHED[fetched.group(1)]}"
+            path = Path(fetched.group(2))
+            name, size = wheel_name(path.name), fetched.group(3) or file_size(path)
+            self.current = f"  {name:<36}{size:>10}  {FETCHED[fetched.group(1)]}"
             if self.live:
                 self._show(self.current)
             else:
