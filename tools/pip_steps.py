@@ -133,14 +133,13 @@ class PipView:
 # --- running the steps ---------------------------------------------------------------------------
 
 FAILURE_HINTS = (  # (pattern in pip's output, what to try), the first match wins
-    (r"No space left on device|Errno 28",
-     "the disk filled up: free some space"),
+    (r"No space left on device|Errno 28", "the disk filled up: free some space"),
+    (r"ConnectionError|Max retries exceeded|ReadTimeout|timed out|name resolution|SSLError"
+     r"|ProxyError", "could not reach the package index: check the network (or proxy)"),
     (r"No matching distribution found for (torch|torchvision)\b",
-     "no PyTorch for this Python/platform, or no network: check the connection, or try "
-     "PYTHON=python3.12"),
-    (r"ConnectionError|NewConnectionError|Max retries exceeded|ReadTimeout|timed out"
-     r"|Temporary failure in name resolution|No matching distribution found|SSLError",
-     "could not reach the package index: check the network (or proxy), then try again"),
+     "pip found no PyTorch: check the network; if it works, this Python may be too new for"
+     " PyTorch (try PYTHON=python3.12)"),
+    (r"No matching distribution found", "the package index lacks a package: check the network"),
     (r"(?i)do not match the hashes", "a download arrived damaged: try again"),
     (r"ensurepip|No module named venv",
      "Python's venv module is missing: on Debian/Ubuntu `sudo apt install python3-venv`"),
