@@ -160,13 +160,15 @@ def test_old_python_gets_one_line_naming_the_fix():
 def test_without_a_terminal_each_package_gets_one_line_and_no_counters():
     out = io.StringIO()
     view = pip_steps.PipView(out, live=False)
-    for line in PIP_OUTPUT.splitlines():
+    retries = ["WARNING: Retrying (Retry(total=4)) after connection broken by ..."] * 3
+    for line in retries + PIP_OUTPUT.splitlines():
         view.feed(line)
         view.tick()
     view.close()
     lines = out.getvalue().splitlines()
-    assert [line.split()[0] for line in lines] == ["triton", "torch", "tqdm", "unpacking"]
-    assert "554.6 MB" in lines[1] and "downloading" in lines[1] and "cache" in lines[2]
+    assert [line.split()[0] for line in lines] == ["network", "triton", "torch", "tqdm",
+                                                   "unpacking"]  # the retries: once
+    assert "554.6 MB" in lines[2] and "downloading" in lines[2] and "cache" in lines[3]
     assert "\r" not in out.getvalue() and "Progress" not in out.getvalue()
 
 

@@ -66,7 +66,7 @@ class PipView:
         self.count_installed = count_installed or (lambda: 0)
         self.status = ""  # what the live line shows now
         self.current = ""  # the package line of the download in progress
-        self.collected = 0  # requirements looked at so far
+        self.collected = self.retries = 0  # requirements looked at, network retries
         self.unpacking: tuple[float, int, int] | None = None  # (start, count before, to unpack)
 
     def feed(self, line: str) -> None:
@@ -95,7 +95,11 @@ class PipView:
             self.unpacking = (time.monotonic(), self.count_installed(), count)
             self._print(f"  unpacking {count} packages into .venv (the longest quiet step) ...")
         elif text.startswith("WARNING: Retrying"):
-            self._print("  network trouble: pip is retrying")
+            self.retries += 1
+            if self.live:
+                self._show(f"  network trouble: pip is retrying ({self.retries})")
+            elif self.retries == 1:
+                self._print("  network trouble: pip is retrying")
 
     def tick(self) -> None:
         """Called while pip is silent: a terminal's status line shows that work goes on."""
