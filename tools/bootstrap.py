@@ -46,9 +46,9 @@ SMALL_DOWNLOAD, SMALL_INSTALLED = 0.25 * GB, 1.0 * GB
 PIP_DOWNLOAD_COPIES = 2
 DISK_MARGIN = 0.5 * GB  # room for pip's metadata, .pyc files and the rest of the disk's users
 REFERENCE_MBIT_S = 50  # a typical home connection, for the download-time estimate
-# Measured: pip unpacked the 46 packages (5.5 GB) into a fresh .venv in 186 s on a busy 2-core
-# CPU (7 other jobs running).
-UNPACK_S_PER_GB = 34
+# Measured: pip unpacked the 46 packages (5.5 GB) into a fresh .venv in 105 s to 186 s on a
+# shared 2-core CPU (less or more busy).
+UNPACK_S_PER_GB = 30
 MNIST_DOWNLOAD_MB, MNIST_ON_DISK_MB = 12, 55  # the four .gz files; the four IDX files
 
 

@@ -79,6 +79,7 @@ class PipView:
                 self._show(f"{self.current} {100 * done // total:3d}%")
         elif fetched and not fetched.group(2).endswith(".metadata"):
             self._finish_current()
+            self.collected += fetched.group(1) == "Processing"  # a local file: no "Collecting"
             path = Path(fetched.group(2))
             name, size = wheel_name(path.name), fetched.group(3) or file_size(path)
             self.current = f"  {name:<36}{size:>10}  {FETCHED[fetched.group(1)]}"
