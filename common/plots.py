@@ -21,16 +21,20 @@ from typing import Any
 
 import matplotlib
 
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+_HAS_DISPLAY = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+if sys.platform.startswith("linux") and not _HAS_DISPLAY:
     matplotlib.use("Agg")  # headless: must happen before pyplot is imported
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 DPI = 110
 # Okabe-Ito: blue, orange, bluish green, vermillion, sky blue, reddish purple, yellow, black.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 BASE_COLOR, HIGHLIGHT_COLOR = PALETTE[0], PALETTE[1]
+LINE_STYLES = ("-", "--", ":", "-.")  # a second cue besides colour for curves that overlap
+THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")  # 3,000,000 instead of "3.0" and "1e6"
 
 
 def _numpy(values: Any) -> np.ndarray:
@@ -80,9 +84,11 @@ def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, tit
         loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], "o-", color=color, label=name)
         acc_ax.plot(epochs, [100 * row[f"{split}_acc"] for row in history], "o-", color=color, label=name)
     best = max(history, key=lambda row: row["val_acc"], default=None)
-    if best is not None:
-        acc_ax.annotate(f"best validation {100 * best['val_acc']:.2f}%", (best["epoch"], 100 * best["val_acc"]),
-                        xytext=(0, -28), textcoords="offset points", ha="center", fontsize=9,
+    if best is not None:  # the label points inwards, so it is never cut at the figure's edge
+        late = best["epoch"] > (epochs[0] + epochs[-1]) / 2
+        acc_ax.annotate(f"best validation {100 * best['val_acc']:.2f}%",
+                        (best["epoch"], 100 * best["val_acc"]), xytext=(-12 if late else 12, -28),
+                        textcoords="offset points", ha="right" if late else "left", fontsize=9,
                         arrowprops={"arrowstyle": "->", "color": "gray"})
     _style(loss_ax, "Loss (lower is better)", "epoch", "cross-entropy loss")
     _style(acc_ax, "Accuracy (higher is better)", "epoch", "accuracy (%)")
@@ -90,20 +96,34 @@ def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, tit
         ax.legend(loc="best")
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title or "Training curves", fontsize=13)
+    fig.tight_layout()
     return _finish(fig, path, show)
 
 
 def plot_confusion_matrix(cm: Any, path: Path, normalize: bool = False, title: str = "",
                           show: bool = False) -> Path:
-    """Rows are the true digit, columns the prediction (Phase 6): off-diagonal cells are mistakes."""
+    """Rows are the true digit, columns the prediction (Phase 6): off-diagonal cells are mistakes.
+
+    ``normalize`` shows each row in percent of that digit's images with the diagonal (the right
+    answers, ~99%) left blank, so the colour scale is spent on the mistakes.
+    """
     counts = _numpy(cm)
-    values = counts / np.clip(counts.sum(axis=1, keepdims=True), 1, None) if normalize else counts
+    values = counts
+    if normalize:
+        values = 100 * counts / np.clip(counts.sum(axis=1, keepdims=True), 1, None)
+        values = np.where(np.eye(len(values), dtype=bool), np.nan, values)  # (10, 10)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    image = ax.imshow(values, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of row" if normalize else "images")
-    threshold = values.max() / 2
+    image = ax.imshow(values, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
+                 label="% of the true digit's images (diagonal left out)" if normalize else "images")
+    threshold = np.nanmax(values) / 2 if np.isfinite(values).any() else 0
     for (row, col), value in np.ndenumerate(values):
-        text = f"{value:.2f}" if normalize else f"{int(round(value))}"
+        if normalize and row == col:
+            right = 100 * counts[row, col] / max(counts[row].sum(), 1)
+            ax.text(col, row, f"{right:.1f}\nright", ha="center", va="center", fontsize=6.5,
+                    color="dimgray")
+            continue
+        text = f"{value:.1f}" if normalize else f"{int(round(value))}"
         ax.text(col, row, text, ha="center", va="center", fontsize=8,
                 color="white" if value > threshold else "black")
     ticks = range(values.shape[0])
@@ -146,15 +166,88 @@ def plot_filters(weights: Any, path: Path, title: str = "", show: bool = False) 
     return _finish(fig, path, show)
 
 
-def plot_feature_maps(maps: Any, path: Path, title: str = "", max_maps: int = 32, show: bool = False) -> Path:
-    """What each channel of a layer responds to for one image (Phase 5); bright means strongly active."""
+def plot_feature_maps(maps: Any, path: Path, title: str = "", max_maps: int = 32,
+                      show: bool = False, note: str = "") -> Path:
+    """What each channel of a layer makes of one image (Phase 5), on ONE shared colour scale.
+
+    A shared scale (with its colour bar) lets maps be compared: a dim map really is weak, not
+    just stretched. ``note`` is printed under the panels (what bright means, the border).
+    """
     channels = _numpy(maps)[:max_maps]  # (C, H, W)
     fig, axes = _grid(len(channels), ncols=8, cell=1.2)
+    low, high = float(min(channels.min(), 0)), float(channels.max())
     for index, (ax, channel) in enumerate(zip(axes, channels)):
-        ax.imshow(channel, cmap="viridis")
+        image = ax.imshow(channel, cmap="viridis", vmin=low, vmax=high if high > low else low + 1)
         ax.set_title(f"ch {index}", fontsize=8)
     fig.suptitle(title or f"{len(channels)} feature maps", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 if note else 0, 0.9, 1))
+    fig.colorbar(image, ax=list(axes), fraction=0.02, pad=0.02, label="activation (shared scale)")
+    if note:
+        fig.text(0.45, 0.01, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
+    return _finish(fig, path, show)
+
+
+def plot_filters_and_maps(weights: Any, maps: Any, path: Path, title: str = "",
+                          show: bool = False, note: str = "") -> Path:
+    """Each first-layer filter next to the feature map it makes of one digit (Phase 5).
+
+    ``weights`` (C, 1, k, k) and ``maps`` (C, H, W): filter #k on the left of map #k, each kind
+    on one shared colour scale with its own colour bar.
+    """
+    kernels, channels = _numpy(weights)[:, 0], _numpy(maps)  # (C, k, k), (C, H, W)
+    pairs_per_row = 4
+    rows = math.ceil(len(kernels) / pairs_per_row)
+    fig, axes = plt.subplots(rows, 2 * pairs_per_row, figsize=(2.3 * 2 * pairs_per_row * 0.62,
+                                                               1.45 * rows + 0.8), squeeze=False)
+    limit = float(np.abs(kernels).max()) or 1.0
+    high = float(channels.max()) or 1.0
+    for ax in axes.flat:
+        ax.axis("off")
+    for index, (kernel, channel) in enumerate(zip(kernels, channels)):
+        row, slot = divmod(index, pairs_per_row)
+        weight_image = axes[row, 2 * slot].imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        map_image = axes[row, 2 * slot + 1].imshow(channel, cmap="viridis", vmin=0, vmax=high)
+        axes[row, 2 * slot].set_title(f"filter #{index}", fontsize=7.5)
+        axes[row, 2 * slot + 1].set_title(f"map #{index}", fontsize=7.5)
+    fig.suptitle(title or "Filters and their feature maps", fontsize=12)
+    fig.tight_layout(rect=(0, 0.05 if note else 0, 0.86, 1))
+    fig.colorbar(weight_image, ax=list(axes[:, 0::2].flat), fraction=0.02, pad=0.01,
+                 label="filter weight (red +, blue -)")
+    fig.colorbar(map_image, ax=list(axes[:, 1::2].flat), fraction=0.02, pad=0.04,
+                 label="map activation after ReLU")
+    if note:
+        fig.text(0.45, 0.005, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
+    return _finish(fig, path, show)
+
+
+def plot_mean_digits(mean_images: Any, pair: tuple[int, int], path: Path,
+                     show: bool = False) -> Path:
+    """The average image of each digit (two rows of five), and ``pair[1]`` minus ``pair[0]``.
+
+    The difference map answers "which pixels tell these two apart?": red where the second digit
+    has more ink on average, blue where the first has.
+    """
+    means = _numpy(mean_images)  # (10, 28, 28) in [0, 1]
+    first, second = pair
+    fig = plt.figure(figsize=(12.5, 5.2))
+    grid = fig.add_gridspec(2, 7, width_ratios=[1] * 5 + [0.45, 2.2], wspace=0.08, hspace=0.25)
+    for digit, picture in enumerate(means):
+        ax = fig.add_subplot(grid[digit // 5, digit % 5])
+        shown = ax.imshow(picture, cmap="magma", vmin=0, vmax=float(means.max()))
+        ax.set_title(f"average {digit}", fontsize=10)
+        ax.axis("off")
+    diff_ax = fig.add_subplot(grid[:, 6])
+    difference = means[second] - means[first]
+    limit = float(np.abs(difference).max()) or 1.0
+    diff_image = diff_ax.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    article = {8: "an"}  # "an 8", "a 0"
+    diff_ax.set_title(f"average {second} minus average {first}\nred: more ink in "
+                      f"{article.get(second, 'a')} {second}, blue: more in "
+                      f"{article.get(first, 'a')} {first}", fontsize=10)
+    diff_ax.axis("off")
+    fig.colorbar(shown, ax=fig.axes[:10], fraction=0.02, pad=0.01, label="mean pixel (0-1)")
+    fig.colorbar(diff_image, ax=diff_ax, fraction=0.046, pad=0.03, label="difference (0-1 scale)")
+    fig.suptitle("The average image of each digit, and what separates two of them", fontsize=12)
     return _finish(fig, path, show)
 
 
@@ -228,31 +321,37 @@ def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: 
     xs = _numpy(x)
     for index, (name, values) in enumerate(series.items()):
         ys = _numpy(values)  # a run stopped early (diverged, early stopping) has fewer points
-        ax.plot(xs[: len(ys)], ys[: len(xs)], "o-", markersize=3, color=PALETTE[index % len(PALETTE)], label=name)
-    references = hlines.items() if isinstance(hlines, Mapping) else ((None, y) for y in (hlines or ()))
-    for name, y in references:
-        ax.axhline(y, color="gray", linestyle="--", linewidth=1)
-        if name:
-            ax.annotate(name, (xs.min() if len(xs) else 0, y), xytext=(2, 3), textcoords="offset points",
-                        fontsize=8, color="dimgray")
-    if series:
-        ax.legend()
+        ax.plot(xs[: len(ys)], ys[: len(xs)], marker="o", markersize=3,
+                linestyle=LINE_STYLES[index // len(PALETTE) % len(LINE_STYLES)],
+                color=PALETTE[index % len(PALETTE)], label=name)
+    references = (hlines.items() if isinstance(hlines, Mapping)
+                  else ((None, y) for y in (hlines or ())))
+    for name, y in references:  # named in the legend: a label on the line can sit under a curve
+        ax.axhline(y, color="gray", linestyle="--", linewidth=1, label=name)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     _style(ax, title, xlabel, ylabel)
     return _finish(fig, path, show)
 
 
 def plot_histogram(values: Any, path: Path, title: str = "", xlabel: str = "", bins: int = 50,
-                   vline: float | Mapping[str, float] | None = None, show: bool = False) -> Path:
-    """The spread of many numbers (pixel values, confidences); ``vline`` marks a value such as the mean."""
+                   vline: float | Mapping[str, float] | None = None, log_scale: bool = False,
+                   show: bool = False) -> Path:
+    """The spread of many numbers (pixel values, confidences); ``vline`` marks a value such as the mean.
+
+    ``log_scale`` puts the counts on a logarithmic axis, so a few huge bars (the black
+    background) do not flatten everything else to nothing.
+    """
     numbers = _numpy(values).ravel()
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    ax.hist(numbers, bins=bins, color=BASE_COLOR, edgecolor="white", linewidth=0.4)
+    ax.hist(numbers, bins=bins, color=BASE_COLOR, edgecolor="white", linewidth=0.4, log=log_scale)
+    ax.yaxis.set_major_formatter(THOUSANDS)
     markers = vline.items() if isinstance(vline, Mapping) else ([] if vline is None else [(f"{vline:.3g}", vline)])
     for index, (name, x) in enumerate(markers):
         ax.axvline(x, color=PALETTE[(index + 1) % len(PALETTE)], linestyle="--", label=name)
     if markers:
         ax.legend()
-    _style(ax, title, xlabel, "count")
+    _style(ax, title, xlabel, "count (log scale)" if log_scale else "count")
     return _finish(fig, path, show)
 
 
