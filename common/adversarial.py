@@ -6,7 +6,8 @@ images on purpose and measure again:
 * :func:`fgsm` - the Fast Gradient Sign Method (Goodfellow et al., 2014): move every pixel by
   ``epsilon`` in the direction that increases the loss most. Invisible-looking changes can
   flip the answer, which shows the network does not see digits the way people do.
-* :func:`add_noise` - Gaussian pixel noise, like a grainy photo (seed 003's robustness test).
+* :func:`add_noise` - Gaussian pixel noise, like a grainy photo;
+* :func:`blur` - each pixel replaced by the mean of its neighbourhood (a simple denoiser);
 * :func:`rotate` - a rotation, like a tilted page; the fixed-angle sibling of
   :func:`common.augment.random_affine`, resampled the same way (``affine_grid`` + ``grid_sample``).
 
@@ -88,6 +89,11 @@ def add_noise(images: torch.Tensor, std: float, generator: torch.Generator) -> t
     """Gaussian noise of standard deviation ``std`` (pixel units) on every pixel, kept in [0, 1]."""
     noise = torch.randn(images.shape, generator=generator) * std
     return (images + noise.to(images.device)).clamp(0, 1)
+
+
+def blur(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Each pixel replaced by the mean of the ``size`` x ``size`` square around it (odd ``size``)."""
+    return F.avg_pool2d(images, size, stride=1, padding=size // 2, count_include_pad=False)
 
 
 def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:

@@ -178,7 +178,7 @@ def plot_feature_maps(maps: Any, path: Path, title: str = "", max_maps: int = 32
     low, high = float(min(channels.min(), 0)), float(channels.max())
     for index, (ax, channel) in enumerate(zip(axes, channels)):
         image = ax.imshow(channel, cmap="viridis", vmin=low, vmax=high if high > low else low + 1)
-        ax.set_title(f"ch {index}", fontsize=8)
+        ax.set_title(f"map #{index}", fontsize=8)
     fig.suptitle(title or f"{len(channels)} feature maps", fontsize=12)
     fig.tight_layout(rect=(0, 0.05 if note else 0, 0.9, 1))
     fig.colorbar(image, ax=list(axes), fraction=0.02, pad=0.02, label="activation (shared scale)")
