@@ -117,3 +117,32 @@ def test_predict_errors_are_one_line(tiny_models, tmp_path, capsys):
         run_main(predict.main, [str(tmp_path / "missing.png")])
     assert exit_info.value.code == 1
     assert "missing.png: no such file" in capsys.readouterr().out
+
+
+def test_predict_reads_true_digits_from_names_and_labels_csv(tmp_path):
+    predict = load_script("predict.py")
+    assert predict.label_from_name("7.png") == 7
+    assert predict.label_from_name("seven_7.jpg") == 7
+    assert predict.label_from_name("img3_label7.png") == 7
+    assert predict.label_from_name("digit_00_label_3.jpg") == 3
+    assert predict.label_from_name("img3.png") is None and predict.label_from_name("notes.png") is None
+    (tmp_path / "labels.csv").write_text("file,digit\nscan.png,4\nbad.png,x\n")
+    files = [tmp_path / "scan.png", tmp_path / "bad.png", tmp_path / "two_2.png"]
+    assert predict.true_labels(files) == {str(files[0]): 4, str(files[2]): 2}
+
+
+def test_predict_summary_of_a_labelled_folder(tiny_models, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for index in range(6):
+        digit_photo(folder / f"img{index}_label{index % 3}.png", label=index % 3)
+    predict = load_script("predict.py")
+    result = predict.main(str(folder), max_lines=2)
+    out = capsys.readouterr().out
+    scored = result["labelled"]
+    assert scored["count"] == 6 and 0 <= scored["accuracy"] <= 1
+    right = sum(result["labels"][p] == top[0][0] for p, top in result["predictions"].items())
+    assert f"{right} of 6 right" in out and "MNIST test accuracy" not in out  # no test_acc saved
+    assert "... and 4 more images" in out
+    assert sum(scored["mistakes"].values()) == 6 - right
+    assert not [line for line in out.splitlines() if len(line) > 100]
