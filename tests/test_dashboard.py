@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from common import activations, checkpoints, dashboard, models
+from common import activations, checkpoints, dashboard, dashboard_plots, models
 from common.cli import load_script
 from common.errors import CourseError
 
@@ -136,11 +136,11 @@ def test_script_animates_in_a_window_when_one_can_open(synthetic_mnist, monkeypa
     shown = []
 
     def fake_show() -> None:  # a window's first draw starts the animation
-        dashboard.plt.gcf().canvas.draw()
+        dashboard_plots.plt.gcf().canvas.draw()
         shown.append(True)
 
-    monkeypatch.setattr(dashboard, "can_animate", lambda: True)
-    monkeypatch.setattr(dashboard.plt, "show", fake_show)
+    monkeypatch.setattr(dashboard_plots, "can_animate", lambda: True)
+    monkeypatch.setattr(dashboard_plots.plt, "show", fake_show)
     result = load_script("06_watch_network.py").main(count=2, show=True)
     assert shown == [True] and result["files"] == []  # a window instead of files
-    dashboard.plt.close("all")
+    dashboard_plots.plt.close("all")
