@@ -211,9 +211,9 @@ def plot_filters_and_maps(weights: Any, maps: Any, path: Path, title: str = "",
         axes[row, 2 * slot + 1].set_title(f"map #{index}", fontsize=7.5)
     fig.suptitle(title or "Filters and their feature maps", fontsize=12)
     fig.tight_layout(rect=(0, 0.05 if note else 0, 0.86, 1))
-    fig.colorbar(weight_image, ax=list(axes[:, 0::2].flat), fraction=0.02, pad=0.01,
+    fig.colorbar(weight_image, cax=fig.add_axes((0.89, 0.56, 0.015, 0.32)),
                  label="filter weight (red +, blue -)")
-    fig.colorbar(map_image, ax=list(axes[:, 1::2].flat), fraction=0.02, pad=0.04,
+    fig.colorbar(map_image, cax=fig.add_axes((0.89, 0.14, 0.015, 0.32)),
                  label="map activation after ReLU")
     if note:
         fig.text(0.45, 0.005, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
