@@ -13,12 +13,18 @@ Attacks and distortions (FGSM, noise, rotation) live in :mod:`common.adversarial
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from common import adversarial, data, evaluation
+
+
+def finding(text: str) -> None:
+    """Print one finding of Phase 6, wrapped to fit a 100-column terminal."""
+    print(textwrap.fill(text, width=100, initial_indent="finding: ", subsequent_indent=" " * 9))
 
 
 @dataclass
