@@ -121,7 +121,8 @@ def study_mistakes(predictions: dict[str, evaluation.Predictions], test_split: d
     size = settings.gallery_size
     in_order = wrong.sort().values[:size]
     galleries = (
-        (in_order, "05_misclassified.png", "CNN mistakes: true digit as predicted digit, confidence"),
+        (in_order, "05_misclassified.png",
+         "CNN mistakes: true digit as predicted digit, confidence"),
         (wrong[:size], "05_confident_mistakes.png", "The CNN's most confident mistakes"),
         (unsure[:size], "05_unsure_correct.png",
          "Right, but barely: the CNN's least confident correct answers"))

@@ -26,7 +26,8 @@ from common import evaluation, models
 
 @dataclass
 class Recording:
-    """What each hooked stage received (``inputs``) and produced (``outputs``), keyed by its name."""
+    """What each hooked stage received (``inputs``) and produced (``outputs``), keyed by its
+    name."""
 
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
     outputs: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -36,7 +37,8 @@ class Recording:
 def recording(model: nn.Module, layers: Sequence[tuple[str, nn.Module]] | None = None) -> Iterator[Recording]:
     """Hook ``layers`` (default: ``feature_layers(model)``) for the duration of a ``with`` block.
 
-    Tensors are detached copies: an in-place ReLU later in the network cannot change what was recorded.
+    Tensors are detached copies: an in-place ReLU later in the network cannot change what was
+    recorded.
     """
     record = Recording()
 

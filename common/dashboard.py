@@ -29,7 +29,8 @@ from torch import nn
 from common import activations, data, evaluation
 
 TOP_INPUT = 15  # input pixels drawn in the network graph (the seed shows about 15 of 784)
-TOP_HIDDEN = 12  # neurons (or channels) drawn per hidden layer: enough to see a pattern, few enough to read
+# neurons (or channels) drawn per hidden layer: enough to see a pattern, few enough to read
+TOP_HIDDEN = 12
 RECENT = 50  # predictions shown in the confidence panel
 HIGH_CONFIDENCE, LOW_CONFIDENCE = 0.9, 0.5  # the confidence panel's guide lines
 
@@ -42,7 +43,8 @@ def top_k(values: torch.Tensor, k: int) -> torch.Tensor:
     return torch.sort(values, descending=True, stable=True).indices[: min(k, len(values))]
 
 
-def connection_strengths(contributions: torch.Tensor, to_idx: torch.Tensor, from_idx: torch.Tensor) -> torch.Tensor:
+def connection_strengths(contributions: torch.Tensor, to_idx: torch.Tensor,
+                         from_idx: torch.Tensor) -> torch.Tensor:
     """|signal| along each drawn connection, scaled so the strongest one drawn is 1.
 
     ``contributions[j, i]`` is what unit ``i`` adds to unit ``j`` of the next layer (for a Linear
@@ -54,7 +56,8 @@ def connection_strengths(contributions: torch.Tensor, to_idx: torch.Tensor, from
 
 
 def unit_activity(x: torch.Tensor, producer: nn.Module | None) -> torch.Tensor:
-    """One number per unit: a neuron's activation, or a convolution channel's mean over its positions."""
+    """One number per unit: a neuron's activation, or a convolution channel's mean over its
+    positions."""
     if isinstance(producer, nn.Conv2d):
         return x.reshape(producer.out_channels, -1).mean(dim=1)  # (C,)
     return x.reshape(-1)  # (n,)
@@ -73,12 +76,14 @@ def contributions(layer: nn.Module, x: torch.Tensor, producer: nn.Module | None)
     if isinstance(layer, nn.Linear):
         if isinstance(producer, nn.Conv2d):  # flattened feature maps: (out, C, positions)
             channels = producer.out_channels
-            return (weight.reshape(len(weight), channels, -1) * x.reshape(1, channels, -1)).sum(dim=2)
+            return (weight.reshape(len(weight), channels, -1) * x.reshape(1, channels,
+                                                                          -1)).sum(dim=2)
         return weight * x.reshape(1, -1)  # (out, in)
     kernel_sums = weight.sum(dim=(2, 3))  # (C_out, C_in)
     if producer is None:  # raw pixels into the first convolution: every pixel feeds every channel
         pixels = x.reshape(-1)  # (H*W,)
-        return kernel_sums.sum(dim=1, keepdim=True) * pixels.reshape(1, -1) / len(pixels)  # (C_out, H*W)
+        # (C_out, H*W)
+        return kernel_sums.sum(dim=1, keepdim=True) * pixels.reshape(1, -1) / len(pixels)
     return kernel_sums * unit_activity(x, producer).reshape(1, -1)  # (C_out, C_in)
 
 
@@ -109,10 +114,12 @@ class Graph:
 
 
 def _column_names(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, str]]:
-    """(title, unit) of what each weight layer reads: "input" pixels, then "conv 1" channels, "hidden 1" neurons."""
+    """(title, unit) of what each weight layer reads: "input" pixels, then "conv 1" channels,
+    "hidden 1" neurons."""
     names, counts = [("input", "pixels")], {"conv": 0, "hidden": 0}
     for _, producer in layers[:-1]:
-        kind, unit = ("conv", "channels") if isinstance(producer, nn.Conv2d) else ("hidden", "neurons")
+        kind, unit = ("conv", "channels") if isinstance(producer, nn.Conv2d) else ("hidden",
+                                                                                   "neurons")
         counts[kind] += 1
         names.append((f"{kind} {counts[kind]}", unit))
     return names
@@ -133,7 +140,8 @@ def network_graph(model: nn.Module, record: activations.Recording, probs: torch.
         shown = top_k(values, top_input if producer is None else top_hidden)
         columns.append(Column(title, unit, values, shown, _scaled(values, shown)))
     logits = record.outputs[layers[-1][0]][0].float().cpu()  # (10,)
-    columns.append(Column("output", "digits", logits, torch.arange(len(logits)), probs.float().cpu()))
+    columns.append(Column("output", "digits", logits, torch.arange(len(logits)),
+                          probs.float().cpu()))
     strengths, excites = [], []
     for (name, layer), producer, here, after in zip(layers, producers, columns, columns[1:]):
         signal = contributions(layer, record.inputs[name][0], producer)  # (units after, units here)
@@ -157,7 +165,8 @@ class RunningStats:
         self.confidences.append(float(confidence))
 
     def confusion(self, num_classes: int = data.NUM_CLASSES) -> torch.Tensor:
-        """(10, 10) counts, rows = true digit, columns = prediction (common.evaluation's definition)."""
+        """(10, 10) counts, rows = true digit, columns = prediction (common.evaluation's
+        definition)."""
         return evaluation.confusion_matrix(torch.tensor(self.labels, dtype=torch.long),
                                            torch.tensor(self.preds, dtype=torch.long), num_classes)
 
@@ -166,7 +175,8 @@ class RunningStats:
         return sum(t == p for t, p in zip(self.labels, self.preds)) / max(1, len(self.labels))
 
     def recent(self, n: int = RECENT) -> tuple[list[float], list[bool]]:
-        """The last ``n`` confidences, oldest first, and whether each of those predictions was right."""
+        """The last ``n`` confidences, oldest first, and whether each of those predictions was
+        right."""
         right = [t == p for t, p in zip(self.labels[-n:], self.preds[-n:])]
         return self.confidences[-n:], right
 
@@ -197,25 +207,31 @@ class Frame:
 
 def layer_summary(graph: Graph, record: activations.Recording,
                   model: nn.Module) -> tuple[list[str], list[float], list[float]]:
-    """Panel 5: names, mean and max activation of each hidden layer (all it passes on) and of the output logits."""
+    """Panel 5: names, mean and max activation of each hidden layer (all it passes on) and of the
+    output logits."""
     layers = activations.weight_layers(model)
-    tensors = [record.inputs[name][0] for name, _ in layers[1:]] + [record.outputs[layers[-1][0]][0]]
+    tensors = [record.inputs[name][0] for name,
+               _ in layers[1:]] + [record.outputs[layers[-1][0]][0]]
     names = [column.title for column in graph.columns[1:]]
     return names, [float(t.float().mean()) for t in tensors], [float(t.float().max()) for t in tensors]
 
 
 def make_frame(model: nn.Module, image: torch.Tensor, label: int, stats: RunningStats) -> Frame:
-    """Classify one uint8 (28, 28) digit with hooks on, update ``stats``, and gather every panel's numbers."""
+    """Classify one uint8 (28, 28) digit with hooks on, update ``stats``, and gather every panel's
+    numbers."""
     device = next(model.parameters()).device
-    logits, record = activations.record_forward(model, data.normalize(image[None]).to(device))  # (1, 1, 28, 28) in
-    probs = F.softmax(logits[0].float().cpu(), dim=0)  # (10,): softmax only because probabilities are shown
+    # (1, 1, 28, 28) in
+    logits, record = activations.record_forward(model, data.normalize(image[None]).to(device))
+    # (10,): softmax only because probabilities are shown
+    probs = F.softmax(logits[0].float().cpu(), dim=0)
     pred = int(probs.argmax())
     stats.add(label, pred, float(probs[pred]))
     graph = network_graph(model, record, probs)
     names, means, maxes = layer_summary(graph, record, model)
     recent, right = stats.recent()
     last_layer = activations.weight_layers(model)[-1][1]
-    return Frame(image=image.float().cpu() / 255, label=int(label), probs=probs, pred=pred, graph=graph,
+    return Frame(image=image.float().cpu() / 255, label=int(label), probs=probs, pred=pred,
+                 graph=graph,
                  layer_names=names, layer_means=means, layer_maxes=maxes,
                  output_weights=last_layer.weight.detach().float().cpu()[pred], confusion=stats.confusion(),
                  accuracy=stats.accuracy(), seen=len(stats.labels), recent=recent, recent_right=right)
@@ -223,7 +239,8 @@ def make_frame(model: nn.Module, image: torch.Tensor, label: int, stats: Running
 
 def frame_stream(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                  stats: RunningStats | None = None) -> Iterator[Frame]:
-    """One :class:`Frame` per digit of ``images`` (N, 28, 28) uint8, computed just before it is drawn.
+    """One :class:`Frame` per digit of ``images`` (N, 28, 28) uint8, computed just before it is
+    drawn.
 
     Pass your own ``stats`` to read the totals afterwards.
     """

@@ -58,7 +58,8 @@ def draw_input(ax: plt.Axes) -> Updater:
 
 
 def draw_probabilities(ax: plt.Axes) -> Updater:
-    """Panel 2: the softmax probabilities; the predicted digit's bar is green (vermillion when it is wrong)."""
+    """Panel 2: the softmax probabilities; the predicted digit's bar is green (vermillion when it is
+    wrong)."""
     bars = ax.bar(range(data.NUM_CLASSES), np.zeros(data.NUM_CLASSES), color=plots.BASE_COLOR)
     note = ax.text(0, 0, "", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(data.NUM_CLASSES))
@@ -82,7 +83,8 @@ def draw_confusion(ax: plt.Axes) -> Updater:
     cells = ax.imshow(np.zeros((size, size)), cmap="Blues", vmin=0, vmax=1)
     counts = [[ax.text(col, row, "", ha="center", va="center", fontsize=6.5) for col in range(size)]
               for row in range(size)]
-    current = ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=plots.PALETTE[1], linewidth=2))
+    current = ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=plots.PALETTE[1],
+                                     linewidth=2))
     ax.set_xticks(range(size))
     ax.set_yticks(range(size))
     ax.tick_params(labelsize=7, length=0)
@@ -96,7 +98,8 @@ def draw_confusion(ax: plt.Axes) -> Updater:
         cells.set_clim(0, peak)
         for (row, col), value in np.ndenumerate(matrix):
             counts[row][col].set_text(str(value))
-            counts[row][col].set_visible(bool(value))  # empty cells stay blank (and cost nothing to draw)
+            # empty cells stay blank (and cost nothing to draw)
+            counts[row][col].set_visible(bool(value))
             counts[row][col].set_color("white" if value > peak / 2 else "black")
         current.set_xy((frame.pred - 0.5, frame.label - 0.5))
         ax.title.set_text(f"4. Confusion, {frame.seen} digits: accuracy {frame.accuracy:.1%}")
@@ -104,7 +107,8 @@ def draw_confusion(ax: plt.Axes) -> Updater:
 
 
 def _slots(graph: Graph) -> tuple[np.ndarray, list[np.ndarray], float]:
-    """x of each column, y of each drawn unit (most active at the top), and the spacing between units."""
+    """x of each column, y of each drawn unit (most active at the top), and the spacing between
+    units."""
     xs = np.linspace(0.08, 0.92, len(graph.columns))
     spacing = 0.78 / max(len(column.shown) for column in graph.columns)
     ys = [0.48 + ((len(column.shown) - 1) / 2 - np.arange(len(column.shown))) * spacing for column in graph.columns]
@@ -112,7 +116,8 @@ def _slots(graph: Graph) -> tuple[np.ndarray, list[np.ndarray], float]:
 
 
 def _edge_style(strengths: torch.Tensor, excites: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """RGBA colour and width per connection: strong signals dark and thick, weak ones faint and thin."""
+    """RGBA colour and width per connection: strong signals dark and thick, weak ones faint and
+    thin."""
     s = strengths.reshape(-1).numpy()[:, None]
     rgb = np.where(excites.reshape(-1).numpy()[:, None], EXCITE_COLOR, INHIBIT_COLOR)
     return np.hstack([rgb, 0.03 + 0.8 * s]), 0.2 + 2.6 * s[:, 0]
@@ -125,7 +130,8 @@ def _unit_label(column: Column, index: int) -> str:
     return str(index)
 
 
-def _draw_column_frame(ax: plt.Axes, column: Column, x: float, ys: np.ndarray, spacing: float) -> None:
+def _draw_column_frame(ax: plt.Axes, column: Column, x: float, ys: np.ndarray,
+                       spacing: float) -> None:
     """The parts of a column that never change: its heading and the ⋮ for the units left out."""
     total = len(column.values)
     drawn = len(column.shown)
@@ -133,11 +139,13 @@ def _draw_column_frame(ax: plt.Axes, column: Column, x: float, ys: np.ndarray, s
     count += " (row,col)" if column.unit == "pixels" else ""
     ax.text(x, 0.93, f"{column.title}\n{count}", ha="center", va="bottom", fontsize=8.5)
     if total > len(column.shown):
-        ax.text(x, ys[-1] - 0.9 * spacing, "⋮", ha="center", va="center", fontsize=14, color="dimgray")
+        ax.text(x, ys[-1] - 0.9 * spacing, "⋮", ha="center", va="center", fontsize=14,
+                color="dimgray")
 
 
 def draw_network(ax: plt.Axes, graph: Graph) -> Updater:
-    """Panel 3: units shaded by activation, connections by the signal they carry (weight x activation)."""
+    """Panel 3: units shaded by activation, connections by the signal they carry (weight x
+    activation)."""
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
@@ -145,17 +153,21 @@ def draw_network(ax: plt.Axes, graph: Graph) -> Updater:
     xs, ys, spacing = _slots(graph)
     edges = []
     for c in range(len(graph.columns) - 1):
-        segments = [[(xs[c], y0), (xs[c + 1], y1)] for y1 in ys[c + 1] for y0 in ys[c]]  # (k_next * k) lines
+        # (k_next * k) lines
+        segments = [[(xs[c], y0), (xs[c + 1], y1)] for y1 in ys[c + 1] for y0 in ys[c]]
         edges.append(ax.add_collection(LineCollection(segments, zorder=1)))
     nodes, labels = [], []
     for column, x, y in zip(graph.columns, xs, ys):
         _draw_column_frame(ax, column, x, y, spacing)
-        nodes.append(ax.scatter(np.full(len(y), x), y, s=300, edgecolors="0.3", linewidths=0.8, zorder=2))
+        nodes.append(ax.scatter(np.full(len(y), x), y, s=300, edgecolors="0.3", linewidths=0.8,
+                                zorder=2))
         inside = column.unit not in ("pixels", "digits")
         offset, align = (0, "center") if inside else ((-0.018, "right") if column.unit == "pixels" else (0.018, "left"))
-        labels.append([ax.text(x + offset, yy, "", ha=align, va="center", fontsize=7 if inside else 8.5, zorder=3)
+        labels.append([ax.text(x + offset, yy, "", ha=align, va="center",
+                               fontsize=7 if inside else 8.5, zorder=3)
                        for yy in y])
-    ax.text(0.5, 0.015, "shade = activation (darker = more active)    line width = |weight x activation|    "
+    ax.text(0.5, 0.015,
+            "shade = activation (darker = more active)    line width = |weight x activation|    "
             "blue pushes the next unit up, orange pushes it down", ha="center", fontsize=8, color="dimgray")
 
     def update(frame: Frame) -> None:
@@ -207,10 +219,12 @@ def draw_layer_activity(ax: plt.Axes, names: list[str]) -> Updater:
 
 
 def draw_output_weights(ax: plt.Axes, all_weights: torch.Tensor, bins: int = 30) -> Updater:
-    """Panel 6: histogram of the weights into the predicted output neuron, on bins and axes shared by all ten."""
+    """Panel 6: histogram of the weights into the predicted output neuron, on bins and axes shared
+    by all ten."""
     edges = np.linspace(float(all_weights.min()), float(all_weights.max()), bins + 1)
     tallest = max(int(np.histogram(row, bins=edges)[0].max()) for row in all_weights.numpy())
-    bars = ax.bar(edges[:-1], np.zeros(bins), width=np.diff(edges), align="edge", color=plots.PALETTE[5],
+    bars = ax.bar(edges[:-1], np.zeros(bins), width=np.diff(edges), align="edge",
+                  color=plots.PALETTE[5],
                   edgecolor="white", linewidth=0.4)
     ax.axvline(0, color=plots.PALETTE[3], linestyle="--", linewidth=1.2)
     ax.set_ylim(0, tallest * 1.1)
@@ -248,25 +262,32 @@ def draw_confidence(ax: plt.Axes) -> Updater:
 
 
 def _pinned(ax: plt.Axes, below: float = 22, left: float = 30) -> plt.Axes:
-    """Fix the title and axis-label positions once (a title above the axes, labels a fixed distance off).
+    """Fix the title and axis-label positions once (a title above the axes, labels a fixed distance
+    off).
 
     Left to itself, matplotlib measures every tick label on every frame to place them: a third of
     the drawing time of this figure.
     """
     ax.set_title(" ", fontsize=10, y=1.0)
-    ax.xaxis.set_label_coords(0.5, 0, transform=offset_copy(ax.transAxes, ax.figure, y=-below, units="points"))
-    ax.yaxis.set_label_coords(0, 0.5, transform=offset_copy(ax.transAxes, ax.figure, x=-left, units="points"))
+    ax.xaxis.set_label_coords(0.5, 0, transform=offset_copy(ax.transAxes, ax.figure, y=-below,
+                                                            units="points"))
+    ax.yaxis.set_label_coords(0, 0.5, transform=offset_copy(ax.transAxes, ax.figure, x=-left,
+                                                            units="points"))
     return ax
 
 
 def build_dashboard(model: nn.Module, first: Frame, title: str) -> tuple[plt.Figure, Updater]:
-    """The seven-panel figure (the seed's layout) and one ``update(frame)`` that redraws every panel."""
+    """The seven-panel figure (the seed's layout) and one ``update(frame)`` that redraws every
+    panel."""
     fig = plt.figure(figsize=FIGSIZE, facecolor="white")
-    grid = fig.add_gridspec(3, 4, width_ratios=[1.0, 1.35, 1.35, 1.2], left=0.035, right=0.985, top=0.9,
+    grid = fig.add_gridspec(3, 4, width_ratios=[1.0, 1.35, 1.35, 1.2], left=0.035, right=0.985,
+                            top=0.9,
                             bottom=0.06, wspace=0.28, hspace=0.55)
     axes = [_pinned(fig.add_subplot(spec)) for spec in (grid[0, 0], grid[1, 0])]
-    axes.append(_pinned(fig.add_subplot(grid[2, 0]), below=16, left=16))  # the confusion matrix's small ticks
-    axes += [_pinned(fig.add_subplot(spec)) for spec in (grid[:, 1:3], grid[0, 3], grid[1, 3], grid[2, 3])]
+    # the confusion matrix's small ticks
+    axes.append(_pinned(fig.add_subplot(grid[2, 0]), below=16, left=16))
+    axes += [_pinned(fig.add_subplot(spec)) for spec in (grid[:, 1:3], grid[0, 3], grid[1, 3],
+                                                         grid[2, 3])]
     last_layer = activations.weight_layers(model)[-1][1]
     updaters = [
         draw_input(axes[0]),
@@ -306,7 +327,8 @@ def _replace(tmp: Path, path: Path) -> Path:
     return path
 
 
-def save_png_and_gif(fig: plt.Figure, update: Updater, frames: Iterable[Frame], png: Path, gif: Path,
+def save_png_and_gif(fig: plt.Figure, update: Updater, frames: Iterable[Frame], png: Path,
+                     gif: Path,
                      seconds_per_frame: float, gif_dpi: int = 72) -> tuple[Path, Path]:
     """Draw every frame into ``gif`` (Pillow writer), then save the last one as ``png``."""
     paths.ensure_dir(Path(gif).parent)
@@ -324,9 +346,11 @@ def save_png_and_gif(fig: plt.Figure, update: Updater, frames: Iterable[Frame], 
     return _replace(tmp_png, Path(png)), Path(gif)
 
 
-def animate(fig: plt.Figure, update: Updater, frames: Iterable[Frame], seconds_per_frame: float) -> FuncAnimation:
+def animate(fig: plt.Figure, update: Updater, frames: Iterable[Frame],
+            seconds_per_frame: float) -> FuncAnimation:
     """Show the dashboard in a window, one digit every ``seconds_per_frame``, until it is closed."""
-    animation = FuncAnimation(fig, update, frames=frames, init_func=lambda: None, interval=1000 * seconds_per_frame,
+    animation = FuncAnimation(fig, update, frames=frames, init_func=lambda: None,
+                              interval=1000 * seconds_per_frame,
                               repeat=False, cache_frame_data=False)
     plt.show()
     return animation

@@ -4,9 +4,12 @@ Accuracy is one number; this module breaks it apart:
 
 * :func:`top_confused_pairs` - which digits the model mixes up (the course prints yours);
 * :func:`rank_by_confidence` - the mistakes it was surest about, the right answers it nearly missed;
-* :func:`saliency_maps` - which pixels would change the answer most if they changed (input gradients);
-* :func:`reliability` - whether "95% sure" really means right 95% of the time (expected calibration error);
-* :func:`confident_subset` - how accurate the answers above a confidence threshold are, and how many there are.
+* :func:`saliency_maps` - which pixels would change the answer most if they changed (input
+gradients);
+* :func:`reliability` - whether "95% sure" really means right 95% of the time (expected calibration
+error);
+* :func:`confident_subset` - how accurate the answers above a confidence threshold are, and how many
+there are.
 
 Attacks and distortions (FGSM, noise, rotation) live in :mod:`common.adversarial`.
 """
@@ -59,7 +62,8 @@ def top_confused_pairs(cm: torch.Tensor, k: int = 3) -> list[ConfusedPair]:
 
 
 def rank_by_confidence(predictions: evaluation.Predictions) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices of the mistakes, most confident first, and of the right answers, least confident first.
+    """Indices of the mistakes, most confident first, and of the right answers, least confident
+    first.
 
     A confident mistake is a digit the model "knew" wrongly (often a mislabelled or truly
     ambiguous image); an unsure right answer is a digit it nearly got wrong.
@@ -84,17 +88,21 @@ def saliency_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor 
     device = evaluation.model_device(model)
     if targets is None:
         targets = adversarial.predict(model, images).argmax(dim=1)
-    noise = torch.randn((samples, *images.shape), generator=torch.Generator().manual_seed(seed)) * noise_std
-    pixels = (images.unsqueeze(0) + noise).flatten(0, 1).to(device).requires_grad_(True)  # (S * B, 1, 28, 28)
+    noise = torch.randn((samples, *images.shape),
+                        generator=torch.Generator().manual_seed(seed)) * noise_std
+    # (S * B, 1, 28, 28)
+    pixels = (images.unsqueeze(0) + noise).flatten(0, 1).to(device).requires_grad_(True)
     was_training = model.training
     model.eval()  # dropout off: the saliency of the model that answers, not of a random sub-network
     try:
         logits = model(data.normalize(pixels))  # (S * B, 10)
-        chosen = logits.gather(1, targets.repeat(samples).to(device).view(-1, 1)).sum()  # one score per copy
+        # one score per copy
+        chosen = logits.gather(1, targets.repeat(samples).to(device).view(-1, 1)).sum()
         (gradient,) = torch.autograd.grad(chosen, pixels)
     finally:
         model.train(was_training)
-    return gradient.abs().amax(dim=1).view(samples, len(images), *images.shape[2:]).mean(0).cpu()  # (B, 28, 28)
+    # (B, 28, 28)
+    return gradient.abs().amax(dim=1).view(samples, len(images), *images.shape[2:]).mean(0).cpu()
 
 
 @dataclass
@@ -105,11 +113,13 @@ class Reliability:
     confidence: torch.Tensor  # (num_bins,) mean confidence in each bin, nan when empty
     accuracy: torch.Tensor  # (num_bins,) share of right answers in each bin, nan when empty
     counts: torch.Tensor  # (num_bins,) answers in each bin
-    ece: float  # expected calibration error: sum over bins of (share of answers) * |accuracy - confidence|
+    # expected calibration error: sum over bins of (share of answers) * |accuracy - confidence|
+    ece: float
 
 
 def reliability(confidence: torch.Tensor, correct: torch.Tensor, num_bins: int = 10) -> Reliability:
-    """Group answers by confidence into ``num_bins`` equal bins and compare with how often they were right.
+    """Group answers by confidence into ``num_bins`` equal bins and compare with how often they were
+    right.
 
     A calibrated model is right 80% of the time when it says 80%. The expected calibration error
     (ECE) is the average gap between confidence and accuracy, weighted by how many answers each
@@ -118,7 +128,8 @@ def reliability(confidence: torch.Tensor, correct: torch.Tensor, num_bins: int =
     confidence = torch.as_tensor(confidence, dtype=torch.float64).flatten()
     correct = torch.as_tensor(correct, dtype=torch.float64).flatten()
     edges = torch.linspace(0, 1, num_bins + 1, dtype=torch.float64)
-    bins = (torch.ceil(confidence * num_bins).long() - 1).clamp(0, num_bins - 1)  # bin b holds (b/n, (b+1)/n]
+    # bin b holds (b/n, (b+1)/n]
+    bins = (torch.ceil(confidence * num_bins).long() - 1).clamp(0, num_bins - 1)
     counts = torch.bincount(bins, minlength=num_bins).double()
     mean_conf = torch.bincount(bins, weights=confidence, minlength=num_bins) / counts
     accuracy = torch.bincount(bins, weights=correct, minlength=num_bins) / counts  # nan where empty
@@ -180,7 +191,8 @@ def filter_change(learned: torch.Tensor, untrained: torch.Tensor) -> FilterChang
     "Mixes positive and negative weights" is true of almost any random 3 x 3 filter, so it
     proves nothing; these numbers are measured against the untrained start instead.
     """
-    learned, untrained = learned.detach().float().cpu()[:, 0], untrained.detach().float().cpu()[:, 0]
+    learned, untrained = learned.detach().float().cpu()[:, 0], untrained.detach().float().cpu()[:,
+                                                                                                0]
     flat, start = learned.flatten(1), untrained.flatten(1)  # (C, k*k)
     return FilterChange(
         cosine=float(torch.nn.functional.cosine_similarity(flat, start).median()),
@@ -220,7 +232,8 @@ def active_share(model: nn.Module, images: torch.Tensor, layer: str) -> float:
 
 
 def merge_sparse_bins(result: Reliability, min_count: int) -> Reliability:
-    """The same answers in fewer bins: each bin with fewer than ``min_count`` answers joins the next.
+    """The same answers in fewer bins: each bin with fewer than ``min_count`` answers joins the
+    next.
 
     A bin of 3 answers has an accuracy of 0, 33, 67 or 100% by chance alone; merged, the
     reliability diagram shows what the data can support. The ECE is the original one.

@@ -29,7 +29,8 @@ RIGHT_COLOR, WRONG_COLOR = plots.PALETTE[2], plots.PALETTE[3]
 
 def plot_reliability(results: Mapping[str, Reliability], path: Path, title: str = "",
                      show: bool = False) -> Path:
-    """One panel per model: accuracy of each confidence bin next to the diagonal of perfect calibration.
+    """One panel per model: accuracy of each confidence bin next to the diagonal of perfect
+    calibration.
 
     Bars below the diagonal mean over-confidence ("90% sure" but right less often than that).
     Give bins already merged (:func:`common.interpret.merge_sparse_bins`): each bar spans its
@@ -93,7 +94,8 @@ def plot_confidence_histograms(confidences: Mapping[str, tuple[torch.Tensor, tor
 def plot_confidence_threshold(thresholds: Sequence[float],
                               subsets: Mapping[str, Sequence[ConfidentSubset]], path: Path,
                               show: bool = False) -> Path:
-    """Left: accuracy of the answers kept at each threshold; right: the share kept. One per model."""
+    """Left: accuracy of the answers kept at each threshold; right: the share kept. One per
+    model."""
     fig, (acc_ax, kept_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
     for index, (name, found) in enumerate(subsets.items()):
         color = plots.PALETTE[index % len(plots.PALETTE)]
@@ -185,7 +187,8 @@ def plot_saliency(images: torch.Tensor, maps: Mapping[str, torch.Tensor], path: 
 
 def plot_prediction(original: torch.Tensor, digit: torch.Tensor, probs: torch.Tensor, path: Path,
                     title: str = "", show: bool = False) -> Path:
-    """The picture as given (H, W, 3) or (H, W), the 28 x 28 input the network saw, and its 10 probabilities."""
+    """The picture as given (H, W, 3) or (H, W), the 28 x 28 input the network saw, and its 10
+    probabilities."""
     fig, (photo_ax, input_ax, bars_ax) = plt.subplots(1, 3, figsize=(12, 3.8),
                                                       gridspec_kw={"width_ratios": [1.2, 1, 1.6]})
     picture = plots._numpy(original)
@@ -200,9 +203,11 @@ def plot_prediction(original: torch.Tensor, digit: torch.Tensor, probs: torch.Te
     best = int(values.argmax())
     colors = [plots.HIGHLIGHT_COLOR if d == best else plots.BASE_COLOR for d in range(len(values))]
     bars = bars_ax.bar([str(d) for d in range(len(values))], values, color=colors)
-    bars_ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.005 else "" for v in values], fontsize=8, padding=2)
+    bars_ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.005 else "" for v in values], fontsize=8,
+                      padding=2)
     bars_ax.set_ylim(0, 1.1)
-    plots._style(bars_ax, f"prediction: {best} ({values[best]:.1%})", "digit", "probability", grid="y")
+    plots._style(bars_ax, f"prediction: {best} ({values[best]:.1%})", "digit", "probability",
+                 grid="y")
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()

@@ -58,13 +58,15 @@ def _grid(count: int, ncols: int, cell: float = 1.1) -> tuple[plt.Figure, np.nda
     """A figure with enough small square axes for ``count`` images, axis lines hidden."""
     ncols = max(1, min(ncols, count))
     nrows = math.ceil(count / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows * 1.15), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows * 1.15),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.ravel()
 
 
-def _style(ax: plt.Axes, title: str = "", xlabel: str = "", ylabel: str = "", grid: str = "both") -> None:
+def _style(ax: plt.Axes, title: str = "", xlabel: str = "", ylabel: str = "",
+           grid: str = "both") -> None:
     """The shared look: title, axis labels, a light grid behind the data, no top/right frame."""
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(xlabel)
@@ -76,13 +78,16 @@ def _style(ax: plt.Axes, title: str = "", xlabel: str = "", ylabel: str = "", gr
 
 def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, title: str = "",
                          show: bool = False) -> Path:
-    """Loss and accuracy per epoch, train vs validation (Phase 3): the gap between them is overfitting."""
+    """Loss and accuracy per epoch, train vs validation (Phase 3): the gap between them is
+    overfitting."""
     epochs = [row["epoch"] for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for split, color in (("train", PALETTE[0]), ("val", PALETTE[1])):
         name = "training" if split == "train" else "validation"
-        loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], "o-", color=color, label=name)
-        acc_ax.plot(epochs, [100 * row[f"{split}_acc"] for row in history], "o-", color=color, label=name)
+        loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], "o-", color=color,
+                     label=name)
+        acc_ax.plot(epochs, [100 * row[f"{split}_acc"] for row in history], "o-", color=color,
+                    label=name)
     best = max(history, key=lambda row: row["val_acc"], default=None)
     if best is not None:  # the label points inwards, so it is never cut at the figure's edge
         late = best["epoch"] > (epochs[0] + epochs[-1]) / 2
@@ -137,7 +142,8 @@ def plot_confusion_matrix(cm: Any, path: Path, normalize: bool = False, title: s
 
 def plot_image_grid(images: Any, path: Path, titles: Sequence[str] | None = None, ncols: int = 10,
                     suptitle: str = "", cmap: str = "gray", show: bool = False) -> Path:
-    """Small images in a grid (Phase 1 onwards), all on one shared grey scale so they compare fairly."""
+    """Small images in a grid (Phase 1 onwards), all on one shared grey scale so they compare
+    fairly."""
     pictures = _numpy(images)
     pictures = pictures.reshape(len(pictures), *pictures.shape[-2:])  # (N, H, W)
     fig, axes = _grid(len(pictures), ncols)
@@ -259,7 +265,8 @@ def _label_bars(ax: plt.Axes, bars: Any, values: np.ndarray, value_fmt: str | No
 
 def plot_bars(labels: Sequence[str], values: Any, path: Path, title: str = "", ylabel: str = "",
               highlight: int | str | None = None, value_fmt: str = "{:.1f}", show: bool = False) -> Path:
-    """One bar per label with its value written on top; ``highlight`` (index or label) stands out."""
+    """One bar per label with its value written on top; ``highlight`` (index or label) stands
+    out."""
     heights = _numpy(values)
     labels = [str(label) for label in labels]
     target = labels.index(str(highlight)) if isinstance(highlight, str) and str(highlight) in labels else highlight
@@ -281,7 +288,8 @@ def plot_errors_per_10k(names: Sequence[str], accuracies: Any, path: Path, *, ti
     plain. ``log_scale`` makes every halving of the errors the same step (for a long ladder).
     """
     errors = np.clip((1.0 - _numpy(accuracies)) * 10_000, 0.5 if log_scale else 0.0, None)
-    labels = [str(name) if not notes else f"{name}\n{note}" for name, note in zip(names, notes or names)]
+    labels = [str(name) if not notes else f"{name}\n{note}" for name, note in zip(names,
+                                                                                  notes or names)]
     colors = [HIGHLIGHT_COLOR if index == highlight else BASE_COLOR for index in range(len(labels))]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(labels)), 4.2))
     bars = ax.bar(labels, errors, color=colors)
@@ -294,9 +302,11 @@ def plot_errors_per_10k(names: Sequence[str], accuracies: Any, path: Path, *, ti
     _style(ax, title, "", f"mistakes per 10,000 digits{scale}", grid="y")
     return _finish(fig, path, show)
 
-def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: Path, title: str = "",
+def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: Path,
+                      title: str = "",
                       ylabel: str = "", value_fmt: str | None = None, show: bool = False) -> Path:
-    """Side-by-side bars per label, one colour per series (e.g. class counts per split, MLP vs CNN)."""
+    """Side-by-side bars per label, one colour per series (e.g. class counts per split, MLP vs
+    CNN)."""
     labels = [str(label) for label in labels]
     positions = np.arange(len(labels))
     width = 0.8 / max(1, len(series))
@@ -304,7 +314,8 @@ def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float
     for index, (name, values) in enumerate(series.items()):
         heights = _numpy(values)
         offset = (index - (len(series) - 1) / 2) * width
-        bars = ax.bar(positions + offset, heights, width, label=name, color=PALETTE[index % len(PALETTE)])
+        bars = ax.bar(positions + offset, heights, width, label=name,
+                      color=PALETTE[index % len(PALETTE)])
         _label_bars(ax, bars, heights, value_fmt)
     ax.set_xticks(positions, labels)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
@@ -313,10 +324,12 @@ def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float
     return _finish(fig, path, show)
 
 
-def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path, title: str = "",
+def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path,
+               title: str = "",
                xlabel: str = "", ylabel: str = "", hlines: Mapping[str, float] | Sequence[float] | None = None,
                show: bool = False) -> Path:
-    """Several curves over the same x (learning-rate sweeps, robustness); ``hlines`` mark reference levels."""
+    """Several curves over the same x (learning-rate sweeps, robustness); ``hlines`` mark reference
+    levels."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     xs = _numpy(x)
     for index, (name, values) in enumerate(series.items()):
@@ -337,7 +350,8 @@ def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: 
 def plot_histogram(values: Any, path: Path, title: str = "", xlabel: str = "", bins: int = 50,
                    vline: float | Mapping[str, float] | None = None, log_scale: bool = False,
                    show: bool = False) -> Path:
-    """The spread of many numbers (pixel values, confidences); ``vline`` marks a value such as the mean.
+    """The spread of many numbers (pixel values, confidences); ``vline`` marks a value such as the
+    mean.
 
     ``log_scale`` puts the counts on a logarithmic axis, so a few huge bars (the black
     background) do not flatten everything else to nothing.
@@ -355,12 +369,16 @@ def plot_histogram(values: Any, path: Path, title: str = "", xlabel: str = "", b
     return _finish(fig, path, show)
 
 
-def plot_progress_story(steps: Sequence[str], test_accs: Sequence[float], notes: Sequence[str], path: Path,
+def plot_progress_story(steps: Sequence[str], test_accs: Sequence[float], notes: Sequence[str],
+                        path: Path,
                         title: str = "", show: bool = False) -> Path:
-    """The course's arc in one picture (``python -m common.progress --plot``): accuracy, and error on a log scale.
+    """The course's arc in one picture (``python -m common.progress --plot``): accuracy, and error
+    on a log scale.
 
-    ``test_accs`` are percentages; ``notes`` go under each step (parameters, seconds). The right panel
-    shows the test error, where each improvement that looks small as accuracy becomes a visible halving.
+    ``test_accs`` are percentages; ``notes`` go under each step (parameters, seconds). The right
+    panel
+    shows the test error, where each improvement that looks small as accuracy becomes a visible
+    halving.
     """
     accs = _numpy(test_accs)
     labels = [f"{step}\n{note}" for step, note in zip(steps, notes)]
@@ -372,7 +390,8 @@ def plot_progress_story(steps: Sequence[str], test_accs: Sequence[float], notes:
     _label_bars(err_ax, err_ax.bar(labels, errors, color=colors), errors, "{:.2f}%")
     err_ax.set_yscale("log")
     _style(acc_ax, "Test accuracy", "", "accuracy (%)", grid="y")
-    _style(err_ax, "Test error (log scale): every halving is real progress", "", "error (%)", grid="y")
+    _style(err_ax, "Test error (log scale): every halving is real progress", "", "error (%)",
+           grid="y")
     for ax in (acc_ax, err_ax):
         ax.tick_params(axis="x", labelsize=8)
     fig.suptitle(title or "Your progress, from your own results ledger", fontsize=13)

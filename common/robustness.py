@@ -28,7 +28,8 @@ def study_fgsm(models_by_name: dict[str, nn.Module], images: torch.Tensor, label
     curves = {name: adversarial.fgsm_curve(model, images, labels, epsilons, directions[name])
               for name, model in models_by_name.items()}
     for model_name, curve in curves.items():
-        print(f"  FGSM {model_name}: " + " ".join(f"{e:.2f}:{a:4.0%}" for e, a in zip(epsilons, curve)))
+        print(f"  FGSM {model_name}: " + " ".join(f"{e:.2f}:{a:4.0%}" for e, a in zip(epsilons,
+                                                                                      curve)))
     files = [plots.plot_lines(epsilons, {k: [100 * a for a in v] for k, v in curves.items()},
                               paths.vis_path("05_fgsm_accuracy.png"),
                               title="FGSM: accuracy vs attack strength",

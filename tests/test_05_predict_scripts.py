@@ -26,7 +26,8 @@ def trained_checkpoints(tmp_path_factory):
     for model in (models.CNN(), models.MLP()):
         torch.manual_seed(0)
         optimizer = training.make_optimizer("adam", model.parameters(), 1e-3)
-        result = training.fit(model, data.BatchLoader(train, 64, shuffle=True), data.BatchLoader(val, 60),
+        result = training.fit(model, data.BatchLoader(train, 64, shuffle=True),
+                              data.BatchLoader(val, 60),
                               optimizer=optimizer, num_epochs=1)
         checkpoints.save_checkpoint(folder / f"{model.name}.pt", model, hyperparameters={},
                                     metrics={"val_acc": result.best_val_acc})
@@ -58,7 +59,8 @@ def test_05_end_to_end_writes_every_figure(tiny_models, capsys):
         max_maps=4)
     out = capsys.readouterr().out
     names = {p.name for p in result["files"]}
-    expected = {"05_confusion_matrix.png", "05_confusion_matrix_normalized.png", "05_confusion_matrix_mlp.png",
+    expected = {"05_confusion_matrix.png", "05_confusion_matrix_normalized.png",
+                "05_confusion_matrix_mlp.png",
                 "05_misclassified.png", "05_confident_mistakes.png", "05_unsure_correct.png",
                 "05_conv1_filters.png", "05_conv2_filters.png", "05_saliency.png", "05_fgsm_accuracy.png",
                 "05_noise_robustness.png", "05_rotation_robustness.png", "05_confidence_histogram.png",
@@ -69,7 +71,8 @@ def test_05_end_to_end_writes_every_figure(tiny_models, capsys):
     assert out.count("finding:") >= 10
     for label in ("CNN", "MLP"):
         fgsm, noise, rotation = result["fgsm"][label], result["noise"][label], result["rotation"][label]
-        assert fgsm[0] == noise[0] == rotation[0]  # epsilon 0, no noise and 0 degrees: the same clean images
+        # epsilon 0, no noise and 0 degrees: the same clean images
+        assert fgsm[0] == noise[0] == rotation[0]
         assert 0 <= result["ece"][label] <= 1
     assert "05_confusion_matrix.png" in out and "summary:" in out
 
