@@ -15,7 +15,7 @@ Writes:  visualizations/01_samples_per_digit.png, 01_class_distribution.png,
 
 import torch
 
-from common import data, paths, plots, progress, runs
+from common import data, image_plots, paths, plots, progress, runs
 from common.cli import check, run_main
 
 # ----------------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def main(samples_per_digit: int = SAMPLES_PER_DIGIT, digit_to_print: int = DIGIT
                                 {name: count.tolist() for name, count in counts.items()},
                                 paths.vis_path("01_class_distribution.png"),
                                 title="How many images of each digit", ylabel="images", show=show),
-        plots.plot_mean_digits(mean_images, (first, second), paths.vis_path("01_mean_digits.png"),
+        image_plots.plot_mean_digits(mean_images, (first, second), paths.vis_path("01_mean_digits.png"),
                                show=show),
         plots.plot_histogram(pixels, paths.vis_path("01_pixel_histogram.png"),
                              title=f"Pixel values of 5,000 training images: {background:.0%} are 0 "

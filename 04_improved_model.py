@@ -67,6 +67,8 @@ def compare_with_mlp(cnn_report: dict, arch: str, show: bool) -> list:
 def show_what_conv1_learned(model: torch.nn.Module, image: torch.Tensor, label: int,
                             show: bool) -> list:
     """Each first-layer filter next to the feature map it makes of one digit (after ReLU)."""
+    from common import image_plots  # the figure lives with the other many-image figures
+
     with torch.inference_mode():
         pixels = data.normalize(image).to(next(model.parameters()).device)  # (1, 1, 28, 28)
         maps = torch.relu(model.conv1(pixels))[0]  # (C, H, W)
@@ -74,7 +76,7 @@ def show_what_conv1_learned(model: torch.nn.Module, image: torch.Tensor, label: 
     note = ("bright = the filter matched there; some filters answer the background, not the ink. "
             "The frame at the border is the zero padding: 0 is brighter than the normalized "
             f"black background ({-data.MNIST_MEAN / data.MNIST_STD:.2f}), a fake edge.")
-    return [plots.plot_filters_and_maps(
+    return [image_plots.plot_filters_and_maps(
         model.conv1.weight.detach().cpu(), maps.cpu(),
         paths.vis_path("04_conv1_filters_and_maps.png"),
         title=f"The {channels} first-layer filters and what each makes of a {label}",

@@ -103,7 +103,8 @@ def write_examples(pictures: list[bytes], labels: torch.Tensor, folder: Path) ->
     folder.mkdir(parents=True, exist_ok=True)
     for index, (payload, label) in enumerate(zip(pictures[:NUM_EXAMPLES], labels)):
         (folder / f"digit_{index:02d}_label_{int(label)}.jpg").write_bytes(payload)
-    print(f"wrote {min(NUM_EXAMPLES, len(pictures))} pictures to {folder}: try `python predict.py {folder}`")
+    print(f"wrote {min(NUM_EXAMPLES, len(pictures))} pictures to {folder}: "
+          f"try `python predict.py {folder}`")
 
 
 def main(num_digits: int = 2000, arch: str = "cnn", seed: int = 0, examples_dir: str = "") -> dict:

@@ -101,7 +101,9 @@ class Column:
 def _scaled(values: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
     """Activity of the drawn units on the layer's own 0 (least active) .. 1 (most active) scale."""
     low, high = values.min(), values.max()
-    return ((values[shown] - low) / (high - low)).clamp(0, 1) if high > low else torch.zeros(len(shown))
+    if high <= low:
+        return torch.zeros(len(shown))
+    return ((values[shown] - low) / (high - low)).clamp(0, 1)
 
 
 @dataclass
@@ -213,7 +215,8 @@ def layer_summary(graph: Graph, record: activations.Recording,
     tensors = [record.inputs[name][0] for name,
                _ in layers[1:]] + [record.outputs[layers[-1][0]][0]]
     names = [column.title for column in graph.columns[1:]]
-    return names, [float(t.float().mean()) for t in tensors], [float(t.float().max()) for t in tensors]
+    means = [float(t.float().mean()) for t in tensors]
+    return names, means, [float(t.float().max()) for t in tensors]
 
 
 def make_frame(model: nn.Module, image: torch.Tensor, label: int, stats: RunningStats) -> Frame:
@@ -233,8 +236,10 @@ def make_frame(model: nn.Module, image: torch.Tensor, label: int, stats: Running
     return Frame(image=image.float().cpu() / 255, label=int(label), probs=probs, pred=pred,
                  graph=graph,
                  layer_names=names, layer_means=means, layer_maxes=maxes,
-                 output_weights=last_layer.weight.detach().float().cpu()[pred], confusion=stats.confusion(),
-                 accuracy=stats.accuracy(), seen=len(stats.labels), recent=recent, recent_right=right)
+                 output_weights=last_layer.weight.detach().float().cpu()[pred],
+                 confusion=stats.confusion(),
+                 accuracy=stats.accuracy(), seen=len(stats.labels), recent=recent,
+                 recent_right=right)
 
 
 def frame_stream(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,

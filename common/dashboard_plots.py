@@ -52,7 +52,8 @@ def draw_input(ax: plt.Axes) -> Updater:
         shown = frame.graph.columns[0].shown.numpy()
         marks.set_offsets(np.column_stack([shown % data.IMAGE_SIZE, shown // data.IMAGE_SIZE]))
         wrong = "  WRONG" if frame.pred != frame.label else ""
-        ax.title.set_text(f"1. Input: a {frame.label}\npredicted {frame.pred} ({frame.confidence:.1%}){wrong}")
+        ax.title.set_text(f"1. Input: a {frame.label}\n"
+                          f"predicted {frame.pred} ({frame.confidence:.1%}){wrong}")
         ax.title.set_color(_verdict(frame))
     return update
 
@@ -111,7 +112,8 @@ def _slots(graph: Graph) -> tuple[np.ndarray, list[np.ndarray], float]:
     units."""
     xs = np.linspace(0.08, 0.92, len(graph.columns))
     spacing = 0.78 / max(len(column.shown) for column in graph.columns)
-    ys = [0.48 + ((len(column.shown) - 1) / 2 - np.arange(len(column.shown))) * spacing for column in graph.columns]
+    ys = [0.48 + ((len(column.shown) - 1) / 2 - np.arange(len(column.shown))) * spacing
+          for column in graph.columns]
     return xs, ys, spacing
 
 
@@ -135,7 +137,8 @@ def _draw_column_frame(ax: plt.Axes, column: Column, x: float, ys: np.ndarray,
     """The parts of a column that never change: its heading and the ⋮ for the units left out."""
     total = len(column.values)
     drawn = len(column.shown)
-    count = f"all {total} {column.unit}" if total == drawn else f"top {drawn} of {total} {column.unit}"
+    count = (f"all {total} {column.unit}" if total == drawn
+             else f"top {drawn} of {total} {column.unit}")
     count += " (row,col)" if column.unit == "pixels" else ""
     ax.text(x, 0.93, f"{column.title}\n{count}", ha="center", va="bottom", fontsize=8.5)
     if total > len(column.shown):
@@ -162,13 +165,15 @@ def draw_network(ax: plt.Axes, graph: Graph) -> Updater:
         nodes.append(ax.scatter(np.full(len(y), x), y, s=300, edgecolors="0.3", linewidths=0.8,
                                 zorder=2))
         inside = column.unit not in ("pixels", "digits")
-        offset, align = (0, "center") if inside else ((-0.018, "right") if column.unit == "pixels" else (0.018, "left"))
+        outside = (-0.018, "right") if column.unit == "pixels" else (0.018, "left")
+        offset, align = (0, "center") if inside else outside
         labels.append([ax.text(x + offset, yy, "", ha=align, va="center",
                                fontsize=7 if inside else 8.5, zorder=3)
                        for yy in y])
     ax.text(0.5, 0.015,
             "shade = activation (darker = more active)    line width = |weight x activation|    "
-            "blue pushes the next unit up, orange pushes it down", ha="center", fontsize=8, color="dimgray")
+            "blue pushes the next unit up, orange pushes it down", ha="center", fontsize=8,
+            color="dimgray")
 
     def update(frame: Frame) -> None:
         for edge, strength, excite in zip(edges, frame.graph.strengths, frame.graph.excites):
@@ -180,7 +185,8 @@ def draw_network(ax: plt.Axes, graph: Graph) -> Updater:
             dots.set_facecolor(NODE_CMAP(0.03 + 0.82 * shade))
             for unit, value, text in zip(column.shown.tolist(), shade, texts):
                 text.set_text(_unit_label(column, unit))
-                text.set_color("white" if value > 0.55 and column.unit not in ("pixels", "digits") else "black")
+                inside = column.unit not in ("pixels", "digits")
+                text.set_color("white" if value > 0.55 and inside else "black")
         _mark_prediction(labels[-1], nodes[-1], frame)
     return update
 
@@ -236,7 +242,8 @@ def draw_output_weights(ax: plt.Axes, all_weights: torch.Tensor, bins: int = 30)
         for bar, count in zip(bars, counts):
             bar.set_height(count)
         positive = int((frame.output_weights > 0).sum())
-        ax.title.set_text(f"6. Weights into output {frame.pred} ({positive} of {len(frame.output_weights)} positive)")
+        ax.title.set_text(f"6. Weights into output {frame.pred} "
+                          f"({positive} of {len(frame.output_weights)} positive)")
     return update
 
 

@@ -67,7 +67,8 @@ def _open_pil(source: str | Path | BinaryIO, name: str) -> Image.Image:
     except FileNotFoundError:
         raise CourseError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise CourseError(f"{name} is a folder; pass it on its own to predict every image in it") from None
+        raise CourseError(f"{name} is a folder; pass it on its own to predict every image "
+                          "in it") from None
     except PermissionError:
         raise CourseError(f"{name} cannot be read: permission denied") from None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
@@ -117,7 +118,8 @@ def image_files(arguments: list[str | Path]) -> list[Path]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not
+                                p.name.startswith(".")))
         else:
             files.append(path)
     return files

@@ -120,7 +120,8 @@ def plot_confusion_matrix(cm: Any, path: Path, normalize: bool = False, title: s
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     image = ax.imshow(values, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
-                 label="% of the true digit's images (diagonal left out)" if normalize else "images")
+                 label="% of the true digit's images (diagonal left out)" if normalize else
+                 "images")
     threshold = np.nanmax(values) / 2 if np.isfinite(values).any() else 0
     for (row, col), value in np.ndenumerate(values):
         if normalize and row == col:
@@ -193,70 +194,6 @@ def plot_feature_maps(maps: Any, path: Path, title: str = "", max_maps: int = 32
     return _finish(fig, path, show)
 
 
-def plot_filters_and_maps(weights: Any, maps: Any, path: Path, title: str = "",
-                          show: bool = False, note: str = "") -> Path:
-    """Each first-layer filter next to the feature map it makes of one digit (Phase 5).
-
-    ``weights`` (C, 1, k, k) and ``maps`` (C, H, W): filter #k on the left of map #k, each kind
-    on one shared colour scale with its own colour bar.
-    """
-    kernels, channels = _numpy(weights)[:, 0], _numpy(maps)  # (C, k, k), (C, H, W)
-    pairs_per_row = 4
-    rows = math.ceil(len(kernels) / pairs_per_row)
-    fig, axes = plt.subplots(rows, 2 * pairs_per_row, figsize=(2.3 * 2 * pairs_per_row * 0.62,
-                                                               1.45 * rows + 0.8), squeeze=False)
-    limit = float(np.abs(kernels).max()) or 1.0
-    high = float(channels.max()) or 1.0
-    for ax in axes.flat:
-        ax.axis("off")
-    for index, (kernel, channel) in enumerate(zip(kernels, channels)):
-        row, slot = divmod(index, pairs_per_row)
-        weight_image = axes[row, 2 * slot].imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        map_image = axes[row, 2 * slot + 1].imshow(channel, cmap="viridis", vmin=0, vmax=high)
-        axes[row, 2 * slot].set_title(f"filter #{index}", fontsize=7.5)
-        axes[row, 2 * slot + 1].set_title(f"map #{index}", fontsize=7.5)
-    fig.suptitle(title or "Filters and their feature maps", fontsize=12)
-    fig.tight_layout(rect=(0, 0.05 if note else 0, 0.86, 1))
-    fig.colorbar(weight_image, cax=fig.add_axes((0.89, 0.56, 0.015, 0.32)),
-                 label="filter weight (red +, blue -)")
-    fig.colorbar(map_image, cax=fig.add_axes((0.89, 0.14, 0.015, 0.32)),
-                 label="map activation after ReLU")
-    if note:
-        fig.text(0.45, 0.005, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
-    return _finish(fig, path, show)
-
-
-def plot_mean_digits(mean_images: Any, pair: tuple[int, int], path: Path,
-                     show: bool = False) -> Path:
-    """The average image of each digit (two rows of five), and ``pair[1]`` minus ``pair[0]``.
-
-    The difference map answers "which pixels tell these two apart?": red where the second digit
-    has more ink on average, blue where the first has.
-    """
-    means = _numpy(mean_images)  # (10, 28, 28) in [0, 1]
-    first, second = pair
-    fig = plt.figure(figsize=(12.5, 5.2))
-    grid = fig.add_gridspec(2, 7, width_ratios=[1] * 5 + [0.45, 2.2], wspace=0.08, hspace=0.25)
-    for digit, picture in enumerate(means):
-        ax = fig.add_subplot(grid[digit // 5, digit % 5])
-        shown = ax.imshow(picture, cmap="magma", vmin=0, vmax=float(means.max()))
-        ax.set_title(f"average {digit}", fontsize=10)
-        ax.axis("off")
-    diff_ax = fig.add_subplot(grid[:, 6])
-    difference = means[second] - means[first]
-    limit = float(np.abs(difference).max()) or 1.0
-    diff_image = diff_ax.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    article = {8: "an"}  # "an 8", "a 0"
-    diff_ax.set_title(f"average {second} minus average {first}\nred: more ink in "
-                      f"{article.get(second, 'a')} {second}, blue: more in "
-                      f"{article.get(first, 'a')} {first}", fontsize=10)
-    diff_ax.axis("off")
-    fig.colorbar(shown, ax=fig.axes[:10], fraction=0.02, pad=0.01, label="mean pixel (0-1)")
-    fig.colorbar(diff_image, ax=diff_ax, fraction=0.046, pad=0.03, label="difference (0-1 scale)")
-    fig.suptitle("The average image of each digit, and what separates two of them", fontsize=12)
-    return _finish(fig, path, show)
-
-
 def _label_bars(ax: plt.Axes, bars: Any, values: np.ndarray, value_fmt: str | None) -> None:
     """Write each bar's value just above it."""
     if value_fmt:
@@ -264,12 +201,14 @@ def _label_bars(ax: plt.Axes, bars: Any, values: np.ndarray, value_fmt: str | No
 
 
 def plot_bars(labels: Sequence[str], values: Any, path: Path, title: str = "", ylabel: str = "",
-              highlight: int | str | None = None, value_fmt: str = "{:.1f}", show: bool = False) -> Path:
+              highlight: int | str | None = None, value_fmt: str = "{:.1f}",
+              show: bool = False) -> Path:
     """One bar per label with its value written on top; ``highlight`` (index or label) stands
     out."""
     heights = _numpy(values)
     labels = [str(label) for label in labels]
-    target = labels.index(str(highlight)) if isinstance(highlight, str) and str(highlight) in labels else highlight
+    named = isinstance(highlight, str) and str(highlight) in labels
+    target = labels.index(str(highlight)) if named else highlight
     colors = [HIGHLIGHT_COLOR if index == target else BASE_COLOR for index in range(len(labels))]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(labels)), 4))
     bars = ax.bar(labels, heights, color=colors)
@@ -325,8 +264,8 @@ def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float
 
 
 def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path,
-               title: str = "",
-               xlabel: str = "", ylabel: str = "", hlines: Mapping[str, float] | Sequence[float] | None = None,
+               title: str = "", xlabel: str = "", ylabel: str = "",
+               hlines: Mapping[str, float] | Sequence[float] | None = None,
                show: bool = False) -> Path:
     """Several curves over the same x (learning-rate sweeps, robustness); ``hlines`` mark reference
     levels."""
@@ -360,7 +299,8 @@ def plot_histogram(values: Any, path: Path, title: str = "", xlabel: str = "", b
     fig, ax = plt.subplots(figsize=(7.5, 4))
     ax.hist(numbers, bins=bins, color=BASE_COLOR, edgecolor="white", linewidth=0.4, log=log_scale)
     ax.yaxis.set_major_formatter(THOUSANDS)
-    markers = vline.items() if isinstance(vline, Mapping) else ([] if vline is None else [(f"{vline:.3g}", vline)])
+    markers = vline.items() if isinstance(vline, Mapping) else ([] if vline is None else
+                                                                [(f"{vline:.3g}", vline)])
     for index, (name, x) in enumerate(markers):
         ax.axvline(x, color=PALETTE[(index + 1) % len(PALETTE)], linestyle="--", label=name)
     if markers:

@@ -38,7 +38,8 @@ def test_cnn_capture_shapes():
     logits, acts = activations.capture_activations(model, _images(2))
     assert logits.shape == (2, 10)
     assert {name: tuple(t.shape) for name, t in acts.items()} == {
-        "conv1": (2, 32, 28, 28), "relu1": (2, 32, 28, 28), "conv2": (2, 64, 14, 14), "relu2": (2, 64, 14, 14),
+        "conv1": (2, 32, 28, 28), "relu1": (2, 32, 28, 28), "conv2": (2, 64, 14, 14),
+        "relu2": (2, 64, 14, 14),
         "fc1": (2, 128), "relu3": (2, 128), "fc2": (2, 10)}
     assert _hook_count(model) == 0
 

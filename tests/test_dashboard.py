@@ -19,7 +19,8 @@ def tiny_network() -> nn.Module:
     """4 inputs -> 3 hidden (ReLU) -> 2 outputs, with weights small enough to check by hand."""
     model = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 3), relu1=nn.ReLU(), fc2=nn.Linear(3, 2)))
     with torch.no_grad():
-        model.fc1.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, -1.0, 0.0, 2.0], [0.5, 0.5, 0.5, 0.5]]))
+        model.fc1.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, -1.0, 0.0, 2.0],
+                                             [0.5, 0.5, 0.5, 0.5]]))
         model.fc1.bias.zero_()
         model.fc2.weight.copy_(torch.tensor([[1.0, -2.0, 0.0], [0.0, 1.0, 1.0]]))
         model.fc2.bias.zero_()

@@ -43,7 +43,8 @@ def mnist_like_digit() -> torch.Tensor:
 
 
 def draw_on_paper(digit: torch.Tensor, scale: int = 7, size: tuple[int, int] = (300, 420),
-                  at: tuple[int, int] = (25, 40), dark_ink: bool = True, noise: float = 0.02) -> torch.Tensor:
+                  at: tuple[int, int] = (25, 40), dark_ink: bool = True,
+                  noise: float = 0.02) -> torch.Tensor:
     """The digit's ink enlarged ``scale`` times and placed off-centre on a sheet of paper, (H, W) in
     [0, 1]."""
     rows, cols = torch.nonzero(digit > 0, as_tuple=True)
@@ -105,7 +106,8 @@ def test_polarity_is_read_from_the_border_both_ways():
     grey_paper = 0.45 - 0.35 * (1 - draw_on_paper(digit, noise=0.0))
     assert dp.ink_is_dark(grey_paper) is True
     assert dp.ink_is_dark(digit) is False  # MNIST itself: bright ink on black
-    same = dp.prepare_digit(dark_on_light), dp.prepare_digit(light_on_dark), dp.prepare_digit(grey_paper)
+    same = (dp.prepare_digit(dark_on_light), dp.prepare_digit(light_on_dark),
+            dp.prepare_digit(grey_paper))
     assert (same[0] - same[1]).abs().mean() < 0.02 and (same[0] - same[2]).abs().mean() < 0.03
 
 
@@ -113,7 +115,8 @@ def test_shadows_and_specks_are_not_taken_for_ink():
     digit = mnist_like_digit()
     clean = dp.prepare_digit(draw_on_paper(digit))
     sheet = draw_on_paper(digit)
-    shadow = torch.linspace(0, 0.4, sheet.shape[1])[None, :] * torch.linspace(0.3, 1, sheet.shape[0])[:, None]
+    shadow = (torch.linspace(0, 0.4, sheet.shape[1])[None, :]
+              * torch.linspace(0.3, 1, sheet.shape[0])[:, None])
     assert (dp.prepare_digit((sheet - shadow).clamp(0, 1)) - clean).abs().mean() < 0.03
     speck = sheet.clone()
     speck[270:274, 390:394] = INK  # a dust speck far from the digit
