@@ -23,10 +23,17 @@ from common import device as devices
 from common.cli import check, run_main
 
 # ----------------------------------------------------------------------------------------------
-HIDDEN_SIZES = (128,)  # try (64,), (256,), (128, 64); the plan's first network has one hidden layer of 128
+HIDDEN_SIZES = (128,)  # try 64, 256 or 128 64; the plan's first network has one layer of 128
 EXAMPLE_INDEX = 0      # try 0..53999; which training image the untrained network looks at
+BATCH_SIZE = 1000      # try 100..10000; images per forward pass when measuring (same accuracy)
 SEED = 0               # any integer; a different seed gives different random starting weights
 # ----------------------------------------------------------------------------------------------
+
+TRY_NEXT = (
+    ("--hidden-sizes 256", "the parameter table: how does one wider layer change the total?"),
+    ("--hidden-sizes 128 64", "a third Linear layer; the by-hand pass still matches PyTorch"),
+    ("--seed 1", "new random weights: a different untrained guess, still near 10% accuracy"),
+)
 
 
 def print_parameter_table(model: nn.Module) -> int:
@@ -53,7 +60,7 @@ def forward_by_hand(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def collapse_without_activations(x: torch.Tensor, hidden: int) -> float:
-    """Two Linear layers with nothing between them equal ONE Linear layer; returns the max difference."""
+    """Two Linear layers with nothing between them equal ONE Linear layer; the max difference."""
     first, second = nn.Linear(data.IMAGE_SIZE**2, hidden), nn.Linear(hidden, data.NUM_CLASSES)
     flat = x.reshape(len(x), -1)  # (B, 784)
     two_layers = second(first(flat))
@@ -62,15 +69,18 @@ def collapse_without_activations(x: torch.Tensor, hidden: int) -> float:
     return float((two_layers - (flat @ weight.T + bias)).abs().max())
 
 
-def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, example_index: int = EXAMPLE_INDEX, seed: int = SEED,
-         show: bool = False) -> dict:
+def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, example_index: int = EXAMPLE_INDEX,
+         batch_size: int = BATCH_SIZE, seed: int = SEED, show: bool = False) -> dict:
     """Build the network, inspect it, and run it by hand and by PyTorch."""
-    check(all(size >= 1 for size in hidden_sizes), f"--hidden-sizes must be positive, got {hidden_sizes}")
+    check(len(hidden_sizes) >= 1 and all(size >= 1 for size in hidden_sizes),
+          f"--hidden-sizes needs one or more positive layer widths (e.g. 128), got {hidden_sizes}")
+    check(batch_size >= 1, f"--batch-size must be at least 1, got {batch_size}")
     start = time.perf_counter()
 
     # --- data ---
     splits = data.load_mnist(seed=seed)
-    check(0 <= example_index < len(splits.train), f"--example-index must be 0..{len(splits.train) - 1}")
+    check(0 <= example_index < len(splits.train),
+          f"--example-index must be 0..{len(splits.train) - 1}")
     image = splits.train.images[example_index : example_index + 1]  # (1, 28, 28) uint8
     label = int(splits.train.labels[example_index])
     x = data.normalize(image)  # (1, 1, 28, 28)
@@ -87,37 +97,51 @@ def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, example_index: int = EXAM
         logits = model(x)  # (1, 10)
         by_hand = forward_by_hand(model, x)
     probs = F.softmax(logits, dim=1)[0]  # softmax only to show probabilities
-    print(f"\nforward pass by hand vs PyTorch: largest difference {float((logits - by_hand).abs().max()):.1e}")
-    print(f"logits (raw scores):  " + " ".join(f"{v:+.2f}" for v in logits[0].tolist()))
-    print(f"softmax probabilities: " + " ".join(f"{p:.2f}" for p in probs.tolist()) + f"  (sum {float(probs.sum()):.2f})")
+    difference = float((logits - by_hand).abs().max())
+    print(f"\nforward pass by hand vs PyTorch: largest difference {difference:.1e}")
+    print("logits (raw scores):   " + " ".join(f"{v:+.2f}" for v in logits[0].tolist()))
+    print("softmax probabilities: " + " ".join(f"{p:.2f}" for p in probs.tolist())
+          + f"  (sum {float(probs.sum()):.2f})")
     guess = int(probs.argmax())
+    chance = 1 / data.NUM_CLASSES
     print(f"the untrained network says {guess} ({float(probs[guess]):.1%}) for a {label}: "
-          "its weights are random, so every digit gets roughly 1/10")
+          f"its weights are random,\nso every digit gets roughly {chance:.0%}")
 
     # --- why activations matter ---
     with torch.no_grad():
-        gap = collapse_without_activations(x, hidden_sizes[0] if hidden_sizes else 128)
-    print(f"without ReLU, Linear(784->h) then Linear(h->10) equals one Linear(784->10) "
-          f"(largest difference {gap:.1e}): depth adds nothing without a non-linearity")
+        gap = collapse_without_activations(x, hidden_sizes[0])
+    pixels = data.IMAGE_SIZE**2
+    print(f"without ReLU, Linear({pixels}->{hidden_sizes[0]}) then "
+          f"Linear({hidden_sizes[0]}->{data.NUM_CLASSES}) equals one Linear({pixels}->"
+          f"{data.NUM_CLASSES})\n(largest difference {gap:.1e}): "
+          "depth adds nothing without a non-linearity")
 
     # --- results ---
-    _, val_loader, test_loader = data.make_loaders(splits, batch_size=1000)
+    _, val_loader, test_loader = data.make_loaders(splits, batch_size=batch_size,
+                                                   eval_batch_size=batch_size)
     val_acc = evaluation.evaluate(model, val_loader)["accuracy"]
-    test_acc = evaluation.evaluate(model, test_loader)["accuracy"]  # the untrained baseline, measured once
-    print(f"untrained accuracy: validation {val_acc:.2%}, test {test_acc:.2%} (chance is 10%)")
+    test_acc = evaluation.evaluate(model, test_loader)["accuracy"]  # the baseline, measured once
+    print(f"untrained accuracy: validation {val_acc:.2%}, test {test_acc:.2%} "
+          f"(chance is {chance:.0%})")
     figure = plots.plot_bars([str(d) for d in range(data.NUM_CLASSES)], probs.tolist(),
                              paths.vis_path("02_untrained_prediction.png"),
-                             title=f"Untrained network's guess for a {label}", ylabel="probability",
-                             highlight=guess, value_fmt="{:.2f}", show=show)
+                             title=f"Untrained network's guess for a {label} "
+                                   f"(pure chance would be {chance:.2f} each)",
+                             ylabel="probability", highlight=guess, value_fmt="{:.2f}", show=show)
     seconds = time.perf_counter() - start
     ledger.append_result(script="02_simple_nn.py", step="untrained", model=runs.describe(model),
-                         params=num_params, epochs=0, seconds=seconds, val_acc=val_acc, test_acc=test_acc,
-                         seed=seed, hyperparameters={"hidden_sizes": list(hidden_sizes)})
-    print(f"\nsummary: {num_params:,} parameters, untrained test accuracy {test_acc:.2%}, {seconds:.1f} s")
-    print(f"files written:\n  {paths.display_path(figure)}\n  {paths.display_path(paths.results_csv())}")
+                         params=num_params, epochs=0, seconds=seconds, val_acc=val_acc,
+                         test_acc=test_acc, seed=seed,
+                         hyperparameters={"hidden_sizes": list(hidden_sizes)})
+    print(f"\nsummary: {num_params:,} parameters, untrained test accuracy {test_acc:.2%}, "
+          f"{seconds:.1f} s")
+    runs.print_files([figure, paths.results_csv()])
+    print("try next (python 02_simple_nn.py FLAG):")
+    for flag, look in TRY_NEXT:
+        print(f"  {flag:<24}{look}")
     progress.update_plan()
     plots.show_figures(show)
-    return {"params": num_params, "max_difference": float((logits - by_hand).abs().max()),
+    return {"params": num_params, "max_difference": difference,
             "collapse_difference": gap, "probs": probs, "val_acc": val_acc, "test_acc": test_acc}
 
 

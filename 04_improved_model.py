@@ -191,17 +191,23 @@ def compare_with_mlp(cnn_report: dict, arch: str, show: bool) -> list:
         title="Test mistakes per 10,000 digits: MLP vs CNN", highlight=1, show=show)]
 
 
-def show_what_conv1_learned(model: torch.nn.Module, image: torch.Tensor, label: int, show: bool) -> list:
-    """The first layer's filters, and what they make of one digit (after ReLU)."""
+def show_what_conv1_learned(model: torch.nn.Module, image: torch.Tensor, label: int,
+                            show: bool) -> list:
+    """Each first-layer filter next to the feature map it makes of one digit (after ReLU)."""
+    from common import image_plots  # the figure lives with the other many-image figures
+
     with torch.inference_mode():
-        maps = torch.relu(model.conv1(data.normalize(image).to(next(model.parameters()).device)))[0]  # (C, H, W)
+        pixels = data.normalize(image).to(next(model.parameters()).device)  # (1, 1, 28, 28)
+        maps = torch.relu(model.conv1(pixels))[0]  # (C, H, W)
     channels = model.conv1.out_channels
-    return [
-        plots.plot_filters(model.conv1.weight.detach().cpu(), paths.vis_path("04_conv1_filters.png"),
-                           title=f"The {channels} filters of the first convolution layer (red +, blue -)", show=show),
-        plots.plot_feature_maps(maps.cpu(), paths.vis_path("04_feature_maps.png"),
-                                title=f"First-layer feature maps for a {label} (bright = filter matched)", show=show),
-    ]
+    note = ("bright = the filter matched there; some filters answer the background, not the ink. "
+            "The frame at the border is the zero padding: 0 is brighter than the normalized "
+            f"black background ({-data.MNIST_MEAN / data.MNIST_STD:.2f}), a fake edge.")
+    return [image_plots.plot_filters_and_maps(
+        model.conv1.weight.detach().cpu(), maps.cpu(),
+        paths.vis_path("04_conv1_filters_and_maps.png"),
+        title=f"The {channels} first-layer filters and what each makes of a {label}",
+        note=note, show=show)]
 
 
 # --- Phase 5 as a ladder, ending in an ensemble --------------------------------------------------

@@ -34,7 +34,8 @@ from common.cli import check, run_main
 SCALE_RANGE = (4.0, 12.0)   # how much larger than MNIST's 20 px the digit is drawn
 PAPER_RANGE = (0.80, 1.00)  # brightness of the sheet
 INK_RANGE = (0.00, 0.30)    # brightness of the ink
-SHADOW_MAX = 0.25           # darkest corner of the uneven lighting, as a share of the paper's brightness
+# darkest corner of the uneven lighting, as a share of the paper's brightness
+SHADOW_MAX = 0.25
 GRAIN = 0.02                # standard deviation of the paper texture
 JPEG_QUALITY = 85
 NUM_EXAMPLES = 20           # pictures written with --examples-dir
@@ -57,16 +58,19 @@ def draw_on_canvas(digit: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     ink_amount = torch.zeros(height, width)
     ink_amount[top : top + h, left : left + w] = big
     paper, ink = uniform(*PAPER_RANGE, gen), uniform(*INK_RANGE, gen)
-    ramp = torch.linspace(0, 1, height)[:, None] * torch.linspace(0, 1, width)[None, :]  # (H, W) 0 -> 1
+    # (H, W) 0 -> 1
+    ramp = torch.linspace(0, 1, height)[:, None] * torch.linspace(0, 1, width)[None, :]
     light = 1 - uniform(0, SHADOW_MAX, gen) * ramp
-    sheet = light * (paper + (ink - paper) * ink_amount)  # what the camera sees: light x reflectance
+    # what the camera sees: light x reflectance
+    sheet = light * (paper + (ink - paper) * ink_amount)
     return (sheet + GRAIN * torch.randn(height, width, generator=gen)).clamp(0, 1)
 
 
 def as_jpeg(picture: torch.Tensor) -> bytes:
     """The picture saved as a JPEG file would be, compression artefacts included."""
     buffer = io.BytesIO()
-    Image.fromarray((picture * 255).round().to(torch.uint8).numpy()).save(buffer, "JPEG", quality=JPEG_QUALITY)
+    Image.fromarray((picture * 255).round().to(torch.uint8).numpy()).save(buffer, "JPEG",
+                                                                          quality=JPEG_QUALITY)
     return buffer.getvalue()
 
 
@@ -77,8 +81,10 @@ def build_pictures(images: torch.Tensor, seed: int) -> list[bytes]:
 
 
 def preprocess_all(pictures: list[bytes]) -> dict[str, torch.Tensor]:
-    """The 28 x 28 inputs (N, 1, 28, 28) in [0, 1] each pipeline makes from the pictures, and seconds per picture."""
-    pipelines: dict[str, list[torch.Tensor]] = {"plain resize": [], "plain resize + invert": [], "MNIST-faithful": []}
+    """The 28 x 28 inputs (N, 1, 28, 28) in [0, 1] each pipeline makes from the pictures, and
+    seconds per picture."""
+    pipelines: dict[str, list[torch.Tensor]] = {"plain resize": [], "plain resize + invert": [],
+                                                "MNIST-faithful": []}
     seconds = 0.0
     for index, payload in enumerate(pictures):
         gray = digit_preprocess.read_image(io.BytesIO(payload), name=f"picture {index}").gray
@@ -97,13 +103,15 @@ def write_examples(pictures: list[bytes], labels: torch.Tensor, folder: Path) ->
     folder.mkdir(parents=True, exist_ok=True)
     for index, (payload, label) in enumerate(zip(pictures[:NUM_EXAMPLES], labels)):
         (folder / f"digit_{index:02d}_label_{int(label)}.jpg").write_bytes(payload)
-    print(f"wrote {min(NUM_EXAMPLES, len(pictures))} pictures to {folder}: try `python predict.py {folder}`")
+    print(f"wrote {min(NUM_EXAMPLES, len(pictures))} pictures to {folder}: "
+          f"try `python predict.py {folder}`")
 
 
 def main(num_digits: int = 2000, arch: str = "cnn", seed: int = 0, examples_dir: str = "") -> dict:
     """Build the pictures, run each pipeline, and print one accuracy table."""
     check(1 <= num_digits <= 10_000, f"--num-digits must be 1..10000, got {num_digits}")
-    devices.configure_threads(1)  # many small per-picture operations: one thread is fastest on a busy CPU
+    # many small per-picture operations: one thread is fastest on a busy CPU
+    devices.configure_threads(1)
     model, _ = checkpoints.load_model(paths.model_path(f"{arch}.pt"), expect=arch)
     test = data.load_mnist(seed=seed).test
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:num_digits]
@@ -117,7 +125,8 @@ def main(num_digits: int = 2000, arch: str = "cnn", seed: int = 0, examples_dir:
     per_picture = float(inputs.pop("seconds per picture"))
     reference = adversarial.accuracy_on(model, data.to_unit(images), labels)
     rows = {"original 28x28 MNIST digits": reference}
-    rows.update({name: adversarial.accuracy_on(model, batch, labels) for name, batch in inputs.items()})
+    rows.update({name: adversarial.accuracy_on(model, batch, labels) for name,
+                 batch in inputs.items()})
 
     print(f"\n{arch} on {num_digits:,} MNIST test digits drawn 4-12x larger, off-centre, "
           "dark ink on light paper (JPEG)")

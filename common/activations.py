@@ -26,17 +26,20 @@ from common import evaluation, models
 
 @dataclass
 class Recording:
-    """What each hooked stage received (``inputs``) and produced (``outputs``), keyed by its name."""
+    """What each hooked stage received (``inputs``) and produced (``outputs``), keyed by its
+    name."""
 
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
     outputs: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @contextmanager
-def recording(model: nn.Module, layers: Sequence[tuple[str, nn.Module]] | None = None) -> Iterator[Recording]:
+def recording(model: nn.Module,
+              layers: Sequence[tuple[str, nn.Module]] | None = None) -> Iterator[Recording]:
     """Hook ``layers`` (default: ``feature_layers(model)``) for the duration of a ``with`` block.
 
-    Tensors are detached copies: an in-place ReLU later in the network cannot change what was recorded.
+    Tensors are detached copies: an in-place ReLU later in the network cannot change what was
+    recorded.
     """
     record = Recording()
 
@@ -65,7 +68,8 @@ def record_forward(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor
     return logits, record
 
 
-def capture_activations(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def capture_activations(model: nn.Module,
+                        images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``(logits, {stage name: output})`` from one forward pass, in the order the stages ran.
 
     For the 784-128-64-10 MLP the outputs are (B, 128), (B, 128), (B, 64), (B, 64), (B, 10):

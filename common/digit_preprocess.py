@@ -1,4 +1,5 @@
-"""Turn any photo or scan of one handwritten digit into the 28 x 28 image MNIST would have made (Phase 6).
+"""Turn any photo or scan of one handwritten digit into the 28 x 28 image MNIST would have made
+(Phase 6).
 
 A network trained on MNIST has only ever seen digits prepared in one exact way: bright ink on a
 black background, the digit scaled so its longer side is 20 pixels, pasted into a 28 x 28 field
@@ -46,7 +47,8 @@ BORDER_FRACTION = 0.05  # the outer 5% of each side is taken to be paper
 
 @dataclass
 class LoadedImage:
-    """One picture as read from disk: ``rgb`` (H, W, 3) for display and ``gray`` (H, W), both in [0, 1]."""
+    """One picture as read from disk: ``rgb`` (H, W, 3) for display and ``gray`` (H, W), both in [0,
+    1]."""
 
     name: str
     rgb: torch.Tensor
@@ -57,14 +59,16 @@ def _open_pil(source: str | Path | BinaryIO, name: str) -> Image.Image:
     """Open with Pillow, upright (phone photos store their rotation in EXIF), fully decoded."""
     try:
         with Image.open(source) as img:
-            img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode straight at a smaller size: much faster
+            # JPEGs decode straight at a smaller size: much faster
+            img.draft("RGB", (MAX_SIDE, MAX_SIDE))
             img = ImageOps.exif_transpose(img)
             img.load()
             return img
     except FileNotFoundError:
         raise CourseError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise CourseError(f"{name} is a folder; pass it on its own to predict every image in it") from None
+        raise CourseError(f"{name} is a folder; pass it on its own to predict every image "
+                          "in it") from None
     except PermissionError:
         raise CourseError(f"{name} cannot be read: permission denied") from None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
@@ -81,8 +85,10 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[:, :, 3:]
-        # Strokes drawn on a transparent sheet: put them on a backing that contrasts with their colour.
-        ink_brightness = (rgba[:, :, :3].mean(2, keepdims=True) * alpha).sum() / max(alpha.sum(), 1e-6)
+        # Strokes drawn on a transparent sheet: put them on a backing that contrasts with their
+        # colour.
+        ink_brightness = (rgba[:, :, :3].mean(2, keepdims=True) * alpha).sum() / max(alpha.sum(),
+                                                                                     1e-6)
         backing = 0.0 if ink_brightness > 0.5 else 1.0
         return rgba[:, :, :3] * alpha + backing * (1 - alpha)
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
@@ -112,14 +118,16 @@ def image_files(arguments: list[str | Path]) -> list[Path]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not
+                                p.name.startswith(".")))
         else:
             files.append(path)
     return files
 
 
 def _border(gray: torch.Tensor) -> torch.Tensor:
-    """The pixels of the outer ``BORDER_FRACTION`` ring, where there is paper and (almost) no ink."""
+    """The pixels of the outer ``BORDER_FRACTION`` ring, where there is paper and (almost) no
+    ink."""
     width = max(1, round(min(gray.shape) * BORDER_FRACTION))
     return torch.cat([gray[:width].flatten(), gray[-width:].flatten(),
                       gray[:, :width].flatten(), gray[:, -width:].flatten()])
@@ -133,7 +141,8 @@ def ink_is_dark(gray: torch.Tensor) -> bool:
     decide) lie below and above the paper.
     """
     paper = _border(gray).median()
-    blurred = F.avg_pool2d(gray[None, None], 3, stride=1) if min(gray.shape) >= 3 else gray[None, None]
+    blurred = F.avg_pool2d(gray[None, None], 3, stride=1) if min(gray.shape) >= 3 else gray[None,
+                                                                                            None]
     return bool(paper - blurred.min() > blurred.max() - paper)
 
 
@@ -173,7 +182,8 @@ def _ink_map(gray: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def _main_run(profile: torch.Tensor, max_gap: int) -> tuple[int, int]:
-    """The stretch of non-empty rows (or columns) holding the most ink; gaps up to ``max_gap`` are bridged.
+    """The stretch of non-empty rows (or columns) holding the most ink; gaps up to ``max_gap`` are
+    bridged.
 
     A dust speck or a pen mark far from the digit forms its own stretch and is left out.
     """
@@ -214,13 +224,15 @@ def fit_box(ink: torch.Tensor, box: int = DIGIT_BOX) -> torch.Tensor:
     if scale < 1:
         small = F.interpolate(ink[None, None], size=size, mode="area")[0, 0]
     else:
-        small = F.interpolate(ink[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+        small = F.interpolate(ink[None, None], size=size, mode="bilinear", align_corners=False)[0,
+                                                                                                0]
     small = small.clamp(0, 1)
     return small / small.max()  # MNIST digits reach full brightness; thin pen strokes would not
 
 
 def paste_centered(digit: torch.Tensor, size: int = data.IMAGE_SIZE) -> torch.Tensor:
-    """Paste into a size x size black field with the centre of mass on pixel ``CENTER_OF_MASS`` (step 6).
+    """Paste into a size x size black field with the centre of mass on pixel ``CENTER_OF_MASS``
+    (step 6).
 
     MNIST moved each digit by whole pixels, so this does too: no resampling blur.
     """
@@ -248,7 +260,8 @@ def prepare_digit(gray: torch.Tensor, name: str = "image") -> torch.Tensor:
 
 
 def plain_resize(gray: torch.Tensor, invert: bool = False) -> torch.Tensor:
-    """The naive pipeline: squash the whole picture to 28 x 28 (optionally inverted). For comparison only."""
+    """The naive pipeline: squash the whole picture to 28 x 28 (optionally inverted). For comparison
+    only."""
     small = F.interpolate(gray.float()[None, None], size=(data.IMAGE_SIZE, data.IMAGE_SIZE),
                           mode="bilinear", antialias=True, align_corners=False)[0, 0].clamp(0, 1)
     return 1.0 - small if invert else small

@@ -21,16 +21,20 @@ from typing import Any
 
 import matplotlib
 
-if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+_HAS_DISPLAY = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+if sys.platform.startswith("linux") and not _HAS_DISPLAY:
     matplotlib.use("Agg")  # headless: must happen before pyplot is imported
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 DPI = 110
 # Okabe-Ito: blue, orange, bluish green, vermillion, sky blue, reddish purple, yellow, black.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 BASE_COLOR, HIGHLIGHT_COLOR = PALETTE[0], PALETTE[1]
+LINE_STYLES = ("-", "--", ":", "-.")  # a second cue besides colour for curves that overlap
+THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")  # 3,000,000 instead of "3.0" and "1e6"
 
 
 def _numpy(values: Any) -> np.ndarray:
@@ -54,13 +58,15 @@ def _grid(count: int, ncols: int, cell: float = 1.1) -> tuple[plt.Figure, np.nda
     """A figure with enough small square axes for ``count`` images, axis lines hidden."""
     ncols = max(1, min(ncols, count))
     nrows = math.ceil(count / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows * 1.15), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows * 1.15),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.ravel()
 
 
-def _style(ax: plt.Axes, title: str = "", xlabel: str = "", ylabel: str = "", grid: str = "both") -> None:
+def _style(ax: plt.Axes, title: str = "", xlabel: str = "", ylabel: str = "",
+           grid: str = "both") -> None:
     """The shared look: title, axis labels, a light grid behind the data, no top/right frame."""
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(xlabel)
@@ -72,17 +78,22 @@ def _style(ax: plt.Axes, title: str = "", xlabel: str = "", ylabel: str = "", gr
 
 def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, title: str = "",
                          show: bool = False) -> Path:
-    """Loss and accuracy per epoch, train vs validation (Phase 3): the gap between them is overfitting."""
+    """Loss and accuracy per epoch, train vs validation (Phase 3): the gap between them is
+    overfitting."""
     epochs = [row["epoch"] for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for split, color in (("train", PALETTE[0]), ("val", PALETTE[1])):
         name = "training" if split == "train" else "validation"
-        loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], "o-", color=color, label=name)
-        acc_ax.plot(epochs, [100 * row[f"{split}_acc"] for row in history], "o-", color=color, label=name)
+        loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], "o-", color=color,
+                     label=name)
+        acc_ax.plot(epochs, [100 * row[f"{split}_acc"] for row in history], "o-", color=color,
+                    label=name)
     best = max(history, key=lambda row: row["val_acc"], default=None)
-    if best is not None:
-        acc_ax.annotate(f"best validation {100 * best['val_acc']:.2f}%", (best["epoch"], 100 * best["val_acc"]),
-                        xytext=(0, -28), textcoords="offset points", ha="center", fontsize=9,
+    if best is not None:  # the label points inwards, so it is never cut at the figure's edge
+        late = best["epoch"] > (epochs[0] + epochs[-1]) / 2
+        acc_ax.annotate(f"best validation {100 * best['val_acc']:.2f}%",
+                        (best["epoch"], 100 * best["val_acc"]), xytext=(-12 if late else 12, -28),
+                        textcoords="offset points", ha="right" if late else "left", fontsize=9,
                         arrowprops={"arrowstyle": "->", "color": "gray"})
     _style(loss_ax, "Loss (lower is better)", "epoch", "cross-entropy loss")
     _style(acc_ax, "Accuracy (higher is better)", "epoch", "accuracy (%)")
@@ -90,20 +101,35 @@ def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, tit
         ax.legend(loc="best")
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title or "Training curves", fontsize=13)
+    fig.tight_layout()
     return _finish(fig, path, show)
 
 
 def plot_confusion_matrix(cm: Any, path: Path, normalize: bool = False, title: str = "",
                           show: bool = False) -> Path:
-    """Rows are the true digit, columns the prediction (Phase 6): off-diagonal cells are mistakes."""
+    """Rows are the true digit, columns the prediction (Phase 6): off-diagonal cells are mistakes.
+
+    ``normalize`` shows each row in percent of that digit's images with the diagonal (the right
+    answers, ~99%) left blank, so the colour scale is spent on the mistakes.
+    """
     counts = _numpy(cm)
-    values = counts / np.clip(counts.sum(axis=1, keepdims=True), 1, None) if normalize else counts
+    values = counts
+    if normalize:
+        values = 100 * counts / np.clip(counts.sum(axis=1, keepdims=True), 1, None)
+        values = np.where(np.eye(len(values), dtype=bool), np.nan, values)  # (10, 10)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    image = ax.imshow(values, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of row" if normalize else "images")
-    threshold = values.max() / 2
+    image = ax.imshow(values, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
+                 label="% of the true digit's images (diagonal left out)" if normalize else
+                 "images")
+    threshold = np.nanmax(values) / 2 if np.isfinite(values).any() else 0
     for (row, col), value in np.ndenumerate(values):
-        text = f"{value:.2f}" if normalize else f"{int(round(value))}"
+        if normalize and row == col:
+            right = 100 * counts[row, col] / max(counts[row].sum(), 1)
+            ax.text(col, row, f"{right:.1f}\nright", ha="center", va="center", fontsize=6.5,
+                    color="dimgray")
+            continue
+        text = f"{value:.1f}" if normalize else f"{int(round(value))}"
         ax.text(col, row, text, ha="center", va="center", fontsize=8,
                 color="white" if value > threshold else "black")
     ticks = range(values.shape[0])
@@ -117,7 +143,8 @@ def plot_confusion_matrix(cm: Any, path: Path, normalize: bool = False, title: s
 
 def plot_image_grid(images: Any, path: Path, titles: Sequence[str] | None = None, ncols: int = 10,
                     suptitle: str = "", cmap: str = "gray", show: bool = False) -> Path:
-    """Small images in a grid (Phase 1 onwards), all on one shared grey scale so they compare fairly."""
+    """Small images in a grid (Phase 1 onwards), all on one shared grey scale so they compare
+    fairly."""
     pictures = _numpy(images)
     pictures = pictures.reshape(len(pictures), *pictures.shape[-2:])  # (N, H, W)
     fig, axes = _grid(len(pictures), ncols)
@@ -146,15 +173,24 @@ def plot_filters(weights: Any, path: Path, title: str = "", show: bool = False) 
     return _finish(fig, path, show)
 
 
-def plot_feature_maps(maps: Any, path: Path, title: str = "", max_maps: int = 32, show: bool = False) -> Path:
-    """What each channel of a layer responds to for one image (Phase 5); bright means strongly active."""
+def plot_feature_maps(maps: Any, path: Path, title: str = "", max_maps: int = 32,
+                      show: bool = False, note: str = "") -> Path:
+    """What each channel of a layer makes of one image (Phase 5), on ONE shared colour scale.
+
+    A shared scale (with its colour bar) lets maps be compared: a dim map really is weak, not
+    just stretched. ``note`` is printed under the panels (what bright means, the border).
+    """
     channels = _numpy(maps)[:max_maps]  # (C, H, W)
     fig, axes = _grid(len(channels), ncols=8, cell=1.2)
+    low, high = float(min(channels.min(), 0)), float(channels.max())
     for index, (ax, channel) in enumerate(zip(axes, channels)):
-        ax.imshow(channel, cmap="viridis")
-        ax.set_title(f"ch {index}", fontsize=8)
+        image = ax.imshow(channel, cmap="viridis", vmin=low, vmax=high if high > low else low + 1)
+        ax.set_title(f"map #{index}", fontsize=8)
     fig.suptitle(title or f"{len(channels)} feature maps", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 if note else 0, 0.9, 1))
+    fig.colorbar(image, ax=list(axes), fraction=0.02, pad=0.02, label="activation (shared scale)")
+    if note:
+        fig.text(0.45, 0.01, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
     return _finish(fig, path, show)
 
 
@@ -165,11 +201,14 @@ def _label_bars(ax: plt.Axes, bars: Any, values: np.ndarray, value_fmt: str | No
 
 
 def plot_bars(labels: Sequence[str], values: Any, path: Path, title: str = "", ylabel: str = "",
-              highlight: int | str | None = None, value_fmt: str = "{:.1f}", show: bool = False) -> Path:
-    """One bar per label with its value written on top; ``highlight`` (index or label) stands out."""
+              highlight: int | str | None = None, value_fmt: str = "{:.1f}",
+              show: bool = False) -> Path:
+    """One bar per label with its value written on top; ``highlight`` (index or label) stands
+    out."""
     heights = _numpy(values)
     labels = [str(label) for label in labels]
-    target = labels.index(str(highlight)) if isinstance(highlight, str) and str(highlight) in labels else highlight
+    named = isinstance(highlight, str) and str(highlight) in labels
+    target = labels.index(str(highlight)) if named else highlight
     colors = [HIGHLIGHT_COLOR if index == target else BASE_COLOR for index in range(len(labels))]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(labels)), 4))
     bars = ax.bar(labels, heights, color=colors)
@@ -188,7 +227,8 @@ def plot_errors_per_10k(names: Sequence[str], accuracies: Any, path: Path, *, ti
     plain. ``log_scale`` makes every halving of the errors the same step (for a long ladder).
     """
     errors = np.clip((1.0 - _numpy(accuracies)) * 10_000, 0.5 if log_scale else 0.0, None)
-    labels = [str(name) if not notes else f"{name}\n{note}" for name, note in zip(names, notes or names)]
+    labels = [str(name) if not notes else f"{name}\n{note}" for name, note in zip(names,
+                                                                                  notes or names)]
     colors = [HIGHLIGHT_COLOR if index == highlight else BASE_COLOR for index in range(len(labels))]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(labels)), 4.2))
     bars = ax.bar(labels, errors, color=colors)
@@ -201,9 +241,11 @@ def plot_errors_per_10k(names: Sequence[str], accuracies: Any, path: Path, *, ti
     _style(ax, title, "", f"mistakes per 10,000 digits{scale}", grid="y")
     return _finish(fig, path, show)
 
-def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: Path, title: str = "",
+def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: Path,
+                      title: str = "",
                       ylabel: str = "", value_fmt: str | None = None, show: bool = False) -> Path:
-    """Side-by-side bars per label, one colour per series (e.g. class counts per split, MLP vs CNN)."""
+    """Side-by-side bars per label, one colour per series (e.g. class counts per split, MLP vs
+    CNN)."""
     labels = [str(label) for label in labels]
     positions = np.arange(len(labels))
     width = 0.8 / max(1, len(series))
@@ -211,7 +253,8 @@ def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float
     for index, (name, values) in enumerate(series.items()):
         heights = _numpy(values)
         offset = (index - (len(series) - 1) / 2) * width
-        bars = ax.bar(positions + offset, heights, width, label=name, color=PALETTE[index % len(PALETTE)])
+        bars = ax.bar(positions + offset, heights, width, label=name,
+                      color=PALETTE[index % len(PALETTE)])
         _label_bars(ax, bars, heights, value_fmt)
     ax.set_xticks(positions, labels)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
@@ -220,48 +263,62 @@ def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float
     return _finish(fig, path, show)
 
 
-def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path, title: str = "",
-               xlabel: str = "", ylabel: str = "", hlines: Mapping[str, float] | Sequence[float] | None = None,
+def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path,
+               title: str = "", xlabel: str = "", ylabel: str = "",
+               hlines: Mapping[str, float] | Sequence[float] | None = None,
                show: bool = False) -> Path:
-    """Several curves over the same x (learning-rate sweeps, robustness); ``hlines`` mark reference levels."""
+    """Several curves over the same x (learning-rate sweeps, robustness); ``hlines`` mark reference
+    levels."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     xs = _numpy(x)
     for index, (name, values) in enumerate(series.items()):
         ys = _numpy(values)  # a run stopped early (diverged, early stopping) has fewer points
-        ax.plot(xs[: len(ys)], ys[: len(xs)], "o-", markersize=3, color=PALETTE[index % len(PALETTE)], label=name)
-    references = hlines.items() if isinstance(hlines, Mapping) else ((None, y) for y in (hlines or ()))
-    for name, y in references:
-        ax.axhline(y, color="gray", linestyle="--", linewidth=1)
-        if name:
-            ax.annotate(name, (xs.min() if len(xs) else 0, y), xytext=(2, 3), textcoords="offset points",
-                        fontsize=8, color="dimgray")
-    if series:
-        ax.legend()
+        ax.plot(xs[: len(ys)], ys[: len(xs)], marker="o", markersize=3,
+                linestyle=LINE_STYLES[index // len(PALETTE) % len(LINE_STYLES)],
+                color=PALETTE[index % len(PALETTE)], label=name)
+    references = (hlines.items() if isinstance(hlines, Mapping)
+                  else ((None, y) for y in (hlines or ())))
+    for name, y in references:  # named in the legend: a label on the line can sit under a curve
+        ax.axhline(y, color="gray", linestyle="--", linewidth=1, label=name)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     _style(ax, title, xlabel, ylabel)
     return _finish(fig, path, show)
 
 
 def plot_histogram(values: Any, path: Path, title: str = "", xlabel: str = "", bins: int = 50,
-                   vline: float | Mapping[str, float] | None = None, show: bool = False) -> Path:
-    """The spread of many numbers (pixel values, confidences); ``vline`` marks a value such as the mean."""
+                   vline: float | Mapping[str, float] | None = None, log_scale: bool = False,
+                   show: bool = False) -> Path:
+    """The spread of many numbers (pixel values, confidences); ``vline`` marks a value such as the
+    mean.
+
+    ``log_scale`` puts the counts on a logarithmic axis, so a few huge bars (the black
+    background) do not flatten everything else to nothing.
+    """
     numbers = _numpy(values).ravel()
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    ax.hist(numbers, bins=bins, color=BASE_COLOR, edgecolor="white", linewidth=0.4)
-    markers = vline.items() if isinstance(vline, Mapping) else ([] if vline is None else [(f"{vline:.3g}", vline)])
+    ax.hist(numbers, bins=bins, color=BASE_COLOR, edgecolor="white", linewidth=0.4, log=log_scale)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    markers = vline.items() if isinstance(vline, Mapping) else ([] if vline is None else
+                                                                [(f"{vline:.3g}", vline)])
     for index, (name, x) in enumerate(markers):
         ax.axvline(x, color=PALETTE[(index + 1) % len(PALETTE)], linestyle="--", label=name)
     if markers:
         ax.legend()
-    _style(ax, title, xlabel, "count")
+    _style(ax, title, xlabel, "count (log scale)" if log_scale else "count")
     return _finish(fig, path, show)
 
 
-def plot_progress_story(steps: Sequence[str], test_accs: Sequence[float], notes: Sequence[str], path: Path,
+def plot_progress_story(steps: Sequence[str], test_accs: Sequence[float], notes: Sequence[str],
+                        path: Path,
                         title: str = "", show: bool = False) -> Path:
-    """The course's arc in one picture (``python -m common.progress --plot``): accuracy, and error on a log scale.
+    """The course's arc in one picture (``python -m common.progress --plot``): accuracy, and error
+    on a log scale.
 
-    ``test_accs`` are percentages; ``notes`` go under each step (parameters, seconds). The right panel
-    shows the test error, where each improvement that looks small as accuracy becomes a visible halving.
+    ``test_accs`` are percentages; ``notes`` go under each step (parameters, seconds). The right
+    panel
+    shows the test error, where each improvement that looks small as accuracy becomes a visible
+    halving.
     """
     accs = _numpy(test_accs)
     labels = [f"{step}\n{note}" for step, note in zip(steps, notes)]
@@ -273,7 +330,8 @@ def plot_progress_story(steps: Sequence[str], test_accs: Sequence[float], notes:
     _label_bars(err_ax, err_ax.bar(labels, errors, color=colors), errors, "{:.2f}%")
     err_ax.set_yscale("log")
     _style(acc_ax, "Test accuracy", "", "accuracy (%)", grid="y")
-    _style(err_ax, "Test error (log scale): every halving is real progress", "", "error (%)", grid="y")
+    _style(err_ax, "Test error (log scale): every halving is real progress", "", "error (%)",
+           grid="y")
     for ax in (acc_ax, err_ax):
         ax.tick_params(axis="x", labelsize=8)
     fig.suptitle(title or "Your progress, from your own results ledger", fontsize=13)

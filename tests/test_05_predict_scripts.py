@@ -26,7 +26,8 @@ def trained_checkpoints(tmp_path_factory):
     for model in (models.CNN(), models.MLP()):
         torch.manual_seed(0)
         optimizer = training.make_optimizer("adam", model.parameters(), 1e-3)
-        result = training.fit(model, data.BatchLoader(train, 64, shuffle=True), data.BatchLoader(val, 60),
+        result = training.fit(model, data.BatchLoader(train, 64, shuffle=True),
+                              data.BatchLoader(val, 60),
                               optimizer=optimizer, num_epochs=1)
         checkpoints.save_checkpoint(folder / f"{model.name}.pt", model, hyperparameters={},
                                     metrics={"val_acc": result.best_val_acc})
@@ -44,7 +45,8 @@ def tiny_models(synthetic_mnist, trained_checkpoints):
 def digit_photo(path, label: int = 3, dark_ink: bool = True):
     """A synthetic test digit enlarged 8 times, off-centre on a 240 x 320 'photo'."""
     digit = data.to_unit(data.load_mnist().test.images[label : label + 1])[0, 0]  # (28, 28)
-    big = F.interpolate(digit[None, None], scale_factor=8, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1)
+    big = F.interpolate(digit[None, None], scale_factor=8, mode="bilinear",
+                        align_corners=False)[0, 0].clamp(0, 1)
     sheet = torch.zeros(240, 320)
     sheet[10 : 10 + big.shape[0], 60 : 60 + big.shape[1]] = big
     pixels = ((1 - sheet) if dark_ink else sheet) * 255
@@ -54,22 +56,29 @@ def digit_photo(path, label: int = 3, dark_ink: bool = True):
 
 def test_05_end_to_end_writes_every_figure(tiny_models, capsys):
     result = load_script("05_understand_model.py").main(
-        robustness_samples=40, epsilons=(0.0, 0.2), noise_levels=(0.0, 0.5), angles=(0, 45), gallery_size=6,
+        robustness_samples=40, epsilons=(0.0, 0.2), noise_levels=(0.0, 0.5), angles=(0, 45),
+        gallery_size=6,
         max_maps=4)
     out = capsys.readouterr().out
     names = {p.name for p in result["files"]}
-    expected = {"05_confusion_matrix.png", "05_confusion_matrix_normalized.png", "05_confusion_matrix_mlp.png",
+    expected = {"05_confusion_matrix.png", "05_confusion_matrix_normalized.png",
+                "05_confusion_matrix_mlp.png",
                 "05_misclassified.png", "05_confident_mistakes.png", "05_unsure_correct.png",
-                "05_conv1_filters.png", "05_conv2_filters.png", "05_saliency.png", "05_fgsm_accuracy.png",
-                "05_noise_robustness.png", "05_rotation_robustness.png", "05_confidence_histogram.png",
-                "05_reliability_diagram.png", "05_confidence_threshold.png", "05_feature_maps_1_relu1.png",
+                "05_conv1_filters.png", "05_conv2_filters.png", "05_saliency.png",
+                "05_fgsm_accuracy.png",
+                "05_noise_robustness.png", "05_rotation_robustness.png",
+                "05_confidence_histogram.png",
+                "05_reliability_diagram.png", "05_confidence_threshold.png",
+                "05_feature_maps_1_relu1.png",
                 "05_feature_maps_4_pool2.png", "05_feature_maps_6_output.png"}
     assert expected <= names
     assert all(p.exists() and p.parent == tiny_models.vis for p in result["files"])
     assert out.count("finding:") >= 10
     for label in ("CNN", "MLP"):
-        fgsm, noise, rotation = result["fgsm"][label], result["noise"][label], result["rotation"][label]
-        assert fgsm[0] == noise[0] == rotation[0]  # epsilon 0, no noise and 0 degrees: the same clean images
+        fgsm, noise = result["fgsm"][label], result["noise"][label]
+        rotation = result["rotation"][label]
+        # epsilon 0, no noise and 0 degrees: the same clean images
+        assert fgsm[0] == noise[0] == rotation[0]
         assert 0 <= result["ece"][label] <= 1
     assert "05_confusion_matrix.png" in out and "summary:" in out
 
@@ -117,3 +126,33 @@ def test_predict_errors_are_one_line(tiny_models, tmp_path, capsys):
         run_main(predict.main, [str(tmp_path / "missing.png")])
     assert exit_info.value.code == 1
     assert "missing.png: no such file" in capsys.readouterr().out
+
+
+def test_predict_reads_true_digits_from_names_and_labels_csv(tmp_path):
+    predict = load_script("predict.py")
+    assert predict.label_from_name("7.png") == 7
+    assert predict.label_from_name("seven_7.jpg") == 7
+    assert predict.label_from_name("img3_label7.png") == 7
+    assert predict.label_from_name("digit_00_label_3.jpg") == 3
+    assert predict.label_from_name("img3.png") is None
+    assert predict.label_from_name("notes.png") is None
+    (tmp_path / "labels.csv").write_text("file,digit\nscan.png,4\nbad.png,x\n")
+    files = [tmp_path / "scan.png", tmp_path / "bad.png", tmp_path / "two_2.png"]
+    assert predict.true_labels(files) == {str(files[0]): 4, str(files[2]): 2}
+
+
+def test_predict_summary_of_a_labelled_folder(tiny_models, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for index in range(6):
+        digit_photo(folder / f"img{index}_label{index % 3}.png", label=index % 3)
+    predict = load_script("predict.py")
+    result = predict.main(str(folder), max_lines=2)
+    out = capsys.readouterr().out
+    scored = result["labelled"]
+    assert scored["count"] == 6 and 0 <= scored["accuracy"] <= 1
+    right = sum(result["labels"][p] == top[0][0] for p, top in result["predictions"].items())
+    assert f"{right} of 6 right" in out and "MNIST test accuracy" not in out  # no test_acc saved
+    assert "... and 4 more images" in out
+    assert sum(scored["mistakes"].values()) == 6 - right
+    assert not [line for line in out.splitlines() if len(line) > 100]

@@ -1,4 +1,5 @@
-"""Forward hooks (Phase 6): the right stages, the right shapes, the same logits, and no hooks left behind."""
+"""Forward hooks (Phase 6): the right stages, the right shapes, the same logits, and no hooks left
+behind."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_cnn_capture_shapes():
     logits, acts = activations.capture_activations(model, _images(2))
     assert logits.shape == (2, 10)
     assert {name: tuple(t.shape) for name, t in acts.items()} == {
-        "conv1": (2, 32, 28, 28), "relu1": (2, 32, 28, 28), "conv2": (2, 64, 14, 14), "relu2": (2, 64, 14, 14),
+        "conv1": (2, 32, 28, 28), "relu1": (2, 32, 28, 28), "conv2": (2, 64, 14, 14),
+        "relu2": (2, 64, 14, 14),
         "fc1": (2, 128), "relu3": (2, 128), "fc2": (2, 10)}
     assert _hook_count(model) == 0
 
@@ -46,10 +48,12 @@ def test_recording_keeps_what_each_layer_received():
     torch.manual_seed(0)
     model = models.CNN()
     _, record = activations.record_forward(model, _images(2))
-    assert record.inputs["conv2"].shape == (2, 32, 14, 14)  # after pooling: what conv2 really multiplies
+    # after pooling: what conv2 really multiplies
+    assert record.inputs["conv2"].shape == (2, 32, 14, 14)
     assert record.inputs["fc1"].shape == (2, models.CNN.FLAT)
     assert torch.equal(record.inputs["fc2"], record.outputs["relu3"])  # dropout is off in eval mode
-    assert [name for name, _ in activations.weight_layers(model)] == ["conv1", "conv2", "fc1", "fc2"]
+    assert [name for name, _ in activations.weight_layers(model)] == ["conv1", "conv2", "fc1",
+                                                                      "fc2"]
 
 
 def test_mode_restored_and_hooks_removed_after_an_error():

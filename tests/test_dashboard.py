@@ -1,4 +1,5 @@
-"""The live dashboard (Phase 6): panel numbers on a hand-made network, and the script end to end, headless."""
+"""The live dashboard (Phase 6): panel numbers on a hand-made network, and the script end to end,
+headless."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from common import activations, checkpoints, dashboard, models
+from common import activations, checkpoints, dashboard, dashboard_plots, models
 from common.cli import load_script
 from common.errors import CourseError
 
@@ -18,7 +19,8 @@ def tiny_network() -> nn.Module:
     """4 inputs -> 3 hidden (ReLU) -> 2 outputs, with weights small enough to check by hand."""
     model = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 3), relu1=nn.ReLU(), fc2=nn.Linear(3, 2)))
     with torch.no_grad():
-        model.fc1.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, -1.0, 0.0, 2.0], [0.5, 0.5, 0.5, 0.5]]))
+        model.fc1.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, -1.0, 0.0, 2.0],
+                                             [0.5, 0.5, 0.5, 0.5]]))
         model.fc1.bias.zero_()
         model.fc2.weight.copy_(torch.tensor([[1.0, -2.0, 0.0], [0.0, 1.0, 1.0]]))
         model.fc2.bias.zero_()
@@ -27,14 +29,16 @@ def tiny_network() -> nn.Module:
 
 def test_top_k_most_active_first_ties_to_lower_index():
     assert dashboard.top_k(torch.tensor([0.1, 0.9, 0.5, 0.9]), 3).tolist() == [1, 3, 2]
-    assert dashboard.top_k(torch.tensor([2.0, 1.0]), 5).tolist() == [0, 1]  # k larger than the layer
+    # k larger than the layer
+    assert dashboard.top_k(torch.tensor([2.0, 1.0]), 5).tolist() == [0, 1]
 
 
 def test_connection_strengths_are_weight_times_activation_scaled_to_one():
     signal = torch.tensor([[1.0, -4.0, 2.0], [0.5, 0.0, -1.0]])  # (next units, units)
     strengths = dashboard.connection_strengths(signal, torch.tensor([1, 0]), torch.tensor([2, 1]))
     assert torch.allclose(strengths, torch.tensor([[1.0, 0.0], [2.0, 4.0]]) / 4.0)
-    silent = dashboard.connection_strengths(torch.zeros(2, 3), torch.tensor([0]), torch.tensor([0, 1]))
+    silent = dashboard.connection_strengths(torch.zeros(2, 3), torch.tensor([0]), torch.tensor([0,
+                                                                                                1]))
     assert torch.equal(silent, torch.zeros(1, 2))  # a silent layer gives zeros, not NaN
 
 
@@ -42,7 +46,8 @@ def test_network_graph_on_a_hand_made_network():
     model = tiny_network()
     x = torch.tensor([[1.0, 2.0, 0.0, 3.0]])  # (1, 4)
     logits, record = activations.record_forward(model, x)
-    graph = dashboard.network_graph(model, record, torch.softmax(logits[0], 0), top_input=2, top_hidden=2)
+    graph = dashboard.network_graph(model, record, torch.softmax(logits[0], 0), top_input=2,
+                                    top_hidden=2)
     # hidden = ReLU(W1 x) = ReLU([4, 4, 3]); outputs = W2 hidden = [-4, 7]
     inputs, hidden, outputs = graph.columns
     assert (inputs.title, hidden.title, outputs.title) == ("input", "hidden 1", "output")
@@ -54,11 +59,13 @@ def test_network_graph_on_a_hand_made_network():
     assert graph.excites[0].tolist() == [[True, False], [True, False]]  # W1[1, 1] = -1 pushes down
     # |W2[j, i] * h_i| for j in (0, 1), i in (0, 1): [[4, 8], [0, 4]]
     assert torch.allclose(graph.strengths[1], torch.tensor([[4.0, 8.0], [0.0, 4.0]]) / 8)
-    assert torch.allclose(inputs.shade, torch.tensor([1.0, 2 / 3]))  # scaled within the layer (min 0, max 3)
+    # scaled within the layer (min 0, max 3)
+    assert torch.allclose(inputs.shade, torch.tensor([1.0, 2 / 3]))
 
 
 def test_contributions_add_up_to_each_layer_output():
-    """Weight x activation, summed over the incoming units, is exactly the layer's output minus its bias."""
+    """Weight x activation, summed over the incoming units, is exactly the layer's output minus its
+    bias."""
     torch.manual_seed(0)
     model = models.CNN()
     _, record = activations.record_forward(model, torch.randn(1, 1, 28, 28))
@@ -67,13 +74,16 @@ def test_contributions_add_up_to_each_layer_output():
         signal = dashboard.contributions(layer, record.inputs[name][0], producer)
         assert torch.allclose(signal.sum(dim=1) + layer.bias, record.outputs[name][0], atol=1e-4)
     # a convolution: the signal into each channel's mean, exact when nothing touches the border
-    maps = torch.nn.functional.pad(torch.rand(32, 10, 10), (2, 2, 2, 2))  # (32, 14, 14), zero border
+    # (32, 14, 14), zero border
+    maps = torch.nn.functional.pad(torch.rand(32, 10, 10), (2, 2, 2, 2))
     with torch.no_grad():
         expected = conv2(maps[None])[0].mean(dim=(1, 2)) - conv2.bias  # (64,)
-    assert torch.allclose(dashboard.contributions(conv2, maps, model.conv1).sum(dim=1), expected, atol=1e-4)
+    assert torch.allclose(dashboard.contributions(conv2, maps, model.conv1).sum(dim=1), expected,
+                          atol=1e-4)
     graph = dashboard.network_graph(model, record, torch.full((10,), 0.1))
     assert [c.title for c in graph.columns] == ["input", "conv 1", "conv 2", "hidden 1", "output"]
-    assert [len(c.values) for c in graph.columns] == [784, 32, 64, 128, 10]  # channels, not positions
+    # channels, not positions
+    assert [len(c.values) for c in graph.columns] == [784, 32, 64, 128, 10]
     assert [tuple(s.shape) for s in graph.strengths] == [(12, 15), (12, 12), (12, 12), (10, 12)]
 
 
@@ -109,7 +119,8 @@ def _save_untrained(path, model: nn.Module) -> None:
 def test_script_writes_png_and_gif_headless(synthetic_mnist):
     torch.manual_seed(0)
     _save_untrained(synthetic_mnist.models / "mlp.pt", models.MLP(hidden_sizes=(16, 8)))
-    result = load_script("06_watch_network.py").main(count=3, interval=0.5)  # Agg in tests: no window
+    # Agg in tests: no window
+    result = load_script("06_watch_network.py").main(count=3, interval=0.5)
     png, gif = result["files"]
     assert png.name == "06_network_dashboard.png" and png.stat().st_size > 10_000
     with Image.open(gif) as animation:
@@ -120,7 +131,8 @@ def test_script_writes_png_and_gif_headless(synthetic_mnist):
 def test_script_draws_a_cnn(synthetic_mnist):
     torch.manual_seed(0)
     _save_untrained(synthetic_mnist.models / "cnn.pt", models.CNN())
-    result = load_script("06_watch_network.py").main(checkpoint="models/cnn.pt", count=2, show=False)
+    result = load_script("06_watch_network.py").main(checkpoint="models/cnn.pt", count=2,
+                                                     show=False)
     with Image.open(result["files"][1]) as animation:
         assert animation.n_frames == 2
 
@@ -136,11 +148,11 @@ def test_script_animates_in_a_window_when_one_can_open(synthetic_mnist, monkeypa
     shown = []
 
     def fake_show() -> None:  # a window's first draw starts the animation
-        dashboard.plt.gcf().canvas.draw()
+        dashboard_plots.plt.gcf().canvas.draw()
         shown.append(True)
 
-    monkeypatch.setattr(dashboard, "can_animate", lambda: True)
-    monkeypatch.setattr(dashboard.plt, "show", fake_show)
+    monkeypatch.setattr(dashboard_plots, "can_animate", lambda: True)
+    monkeypatch.setattr(dashboard_plots.plt, "show", fake_show)
     result = load_script("06_watch_network.py").main(count=2, show=True)
     assert shown == [True] and result["files"] == []  # a window instead of files
-    dashboard.plt.close("all")
+    dashboard_plots.plt.close("all")

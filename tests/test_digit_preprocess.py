@@ -17,7 +17,8 @@ PAPER, INK = 0.92, 0.08
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Preprocessing is many small operations on one picture: one thread avoids waiting on busy cores."""
+    """Preprocessing is many small operations on one picture: one thread avoids waiting on busy
+    cores."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -42,11 +43,14 @@ def mnist_like_digit() -> torch.Tensor:
 
 
 def draw_on_paper(digit: torch.Tensor, scale: int = 7, size: tuple[int, int] = (300, 420),
-                  at: tuple[int, int] = (25, 40), dark_ink: bool = True, noise: float = 0.02) -> torch.Tensor:
-    """The digit's ink enlarged ``scale`` times and placed off-centre on a sheet of paper, (H, W) in [0, 1]."""
+                  at: tuple[int, int] = (25, 40), dark_ink: bool = True,
+                  noise: float = 0.02) -> torch.Tensor:
+    """The digit's ink enlarged ``scale`` times and placed off-centre on a sheet of paper, (H, W) in
+    [0, 1]."""
     rows, cols = torch.nonzero(digit > 0, as_tuple=True)
     crop = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    big = F.interpolate(crop[None, None], scale_factor=scale, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1)
+    big = F.interpolate(crop[None, None], scale_factor=scale, mode="bilinear",
+                        align_corners=False)[0, 0].clamp(0, 1)
     ink_amount = torch.zeros(size)
     ink_amount[at[0] : at[0] + big.shape[0], at[1] : at[1] + big.shape[1]] = big
     paper, ink = (PAPER, INK) if dark_ink else (INK, PAPER)
@@ -79,7 +83,8 @@ def test_digit_drawn_large_and_off_centre_comes_back_as_the_original():
     cy, cx = centre_of_mass(out)
     assert abs(cy - dp.CENTER_OF_MASS) <= 0.5 and abs(cx - dp.CENTER_OF_MASS) <= 0.5
     squashed = dp.plain_resize(draw_on_paper(digit), invert=True)
-    assert (squashed - digit).abs().mean() > 3 * (out - digit).abs().mean()  # what the recipe is worth
+    # what the recipe is worth
+    assert (squashed - digit).abs().mean() > 3 * (out - digit).abs().mean()
 
 
 @pytest.mark.real_mnist
@@ -97,10 +102,12 @@ def test_polarity_is_read_from_the_border_both_ways():
     light_on_dark = draw_on_paper(digit, dark_ink=False)
     assert dp.ink_is_dark(dark_on_light) is True
     assert dp.ink_is_dark(light_on_dark) is False
-    grey_paper = 0.45 - 0.35 * (1 - draw_on_paper(digit, noise=0.0))  # dim photo: paper 0.42, ink 0.13
+    # dim photo: paper 0.42, ink 0.13
+    grey_paper = 0.45 - 0.35 * (1 - draw_on_paper(digit, noise=0.0))
     assert dp.ink_is_dark(grey_paper) is True
     assert dp.ink_is_dark(digit) is False  # MNIST itself: bright ink on black
-    same = dp.prepare_digit(dark_on_light), dp.prepare_digit(light_on_dark), dp.prepare_digit(grey_paper)
+    same = (dp.prepare_digit(dark_on_light), dp.prepare_digit(light_on_dark),
+            dp.prepare_digit(grey_paper))
     assert (same[0] - same[1]).abs().mean() < 0.02 and (same[0] - same[2]).abs().mean() < 0.03
 
 
@@ -108,7 +115,8 @@ def test_shadows_and_specks_are_not_taken_for_ink():
     digit = mnist_like_digit()
     clean = dp.prepare_digit(draw_on_paper(digit))
     sheet = draw_on_paper(digit)
-    shadow = torch.linspace(0, 0.4, sheet.shape[1])[None, :] * torch.linspace(0.3, 1, sheet.shape[0])[:, None]
+    shadow = (torch.linspace(0, 0.4, sheet.shape[1])[None, :]
+              * torch.linspace(0.3, 1, sheet.shape[0])[:, None])
     assert (dp.prepare_digit((sheet - shadow).clamp(0, 1)) - clean).abs().mean() < 0.03
     speck = sheet.clone()
     speck[270:274, 390:394] = INK  # a dust speck far from the digit
@@ -175,7 +183,8 @@ def test_unusable_files_give_one_line_errors_naming_them(tmp_path):
     with pytest.raises(CourseError, match=r"blank.png looks blank"):
         dp.prepare_digit(blank.gray, "blank.png")
     with pytest.raises(CourseError, match=r"looks blank"):
-        dp.prepare_digit(torch.rand(64, 64, generator=torch.Generator().manual_seed(0)) * 0.03 + 0.5)
+        dp.prepare_digit(torch.rand(64, 64,
+                                    generator=torch.Generator().manual_seed(0)) * 0.03 + 0.5)
     with pytest.raises(CourseError, match=r"too noisy"):
         dp.prepare_digit(torch.rand(64, 64, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(CourseError, match=r"at least 8x8"):

@@ -15,7 +15,8 @@ from common.evaluation import Predictions
 
 
 def linear_model(seed: int = 0) -> nn.Module:
-    """logits = W x + b on the normalized pixels: its input gradient is known exactly (W / MNIST_STD)."""
+    """logits = W x + b on the normalized pixels: its input gradient is known exactly (W /
+    MNIST_STD)."""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Flatten(), nn.Linear(data.IMAGE_SIZE**2, data.NUM_CLASSES))
 
@@ -48,7 +49,8 @@ def test_confused_pairs_add_both_directions():
 
 
 def test_rank_by_confidence():
-    preds = predictions(labels=[1, 2, 3, 4, 5], preds=[1, 7, 3, 9, 5], confidence=[0.99, 0.6, 0.5, 0.95, 0.8])
+    preds = predictions(labels=[1, 2, 3, 4, 5], preds=[1, 7, 3, 9, 5], confidence=[0.99, 0.6, 0.5,
+                                                                                   0.95, 0.8])
     wrong, unsure = interpret.rank_by_confidence(preds)
     assert wrong.tolist() == [3, 1]  # the 95% mistake before the 60% one
     assert unsure.tolist() == [2, 4, 0]  # right answers, least sure first
@@ -85,7 +87,8 @@ def test_saliency_of_a_linear_model_is_its_weights():
     expected = model[1].weight[labels].abs().detach().reshape(4, 28, 28) / data.MNIST_STD
     assert torch.allclose(saliency, expected, atol=1e-5)
     assert model.training  # its mode is given back
-    assert interpret.saliency_maps(model, images).shape == (4, 28, 28)  # default target: the prediction
+    # default target: the prediction
+    assert interpret.saliency_maps(model, images).shape == (4, 28, 28)
 
 
 # --- adversarial -----------------------------------------------------------------------------
@@ -118,7 +121,8 @@ def test_rotation_and_noise():
     assert torch.allclose(adversarial.rotate(images, 0), images, atol=1e-6)
     turned = adversarial.rotate(images, 90)[0, 0]
     rows, cols = torch.nonzero(turned > 0.5, as_tuple=True)
-    assert rows.float().mean() < 12 and abs(cols.float().mean() - 13.5) < 1  # counter-clockwise: now above
+    # counter-clockwise: now above
+    assert rows.float().mean() < 12 and abs(cols.float().mean() - 13.5) < 1
     gen = torch.Generator().manual_seed(0)
     assert torch.equal(adversarial.add_noise(images, 0.0, gen), images)
     noisy = adversarial.add_noise(images, 0.5, gen)
@@ -138,8 +142,10 @@ def test_phase6_figures_are_written(tmp_path):
     result = interpret.reliability(confidence, correct)
     files = [
         interpret_plots.plot_reliability({"CNN": result, "MLP": result}, tmp_path / "rel.png"),
-        interpret_plots.plot_confidence_histograms({"CNN": (confidence, correct)}, tmp_path / "hist.png"),
-        interpret_plots.plot_prediction(torch.rand(50, 40, 3), torch.rand(28, 28), torch.softmax(torch.randn(10), 0),
+        interpret_plots.plot_confidence_histograms({"CNN": (confidence, correct)},
+                                                   tmp_path / "hist.png"),
+        interpret_plots.plot_prediction(torch.rand(50, 40, 3), torch.rand(28, 28),
+                                        torch.softmax(torch.randn(10), 0),
                                         tmp_path / "predict_x.png", title="x.png"),
     ]
     assert all(path.stat().st_size > 5000 for path in files)
@@ -158,7 +164,8 @@ def test_drawing_pad_strokes_and_predictions():
         return torch.zeros(28, 28), torch.nn.functional.one_hot(torch.tensor(7), 10).float()
 
     pad = drawing_pad.DrawingPad(classify)
-    event = lambda x, y: types.SimpleNamespace(inaxes=pad.sheet_ax, xdata=x, ydata=y, key=None)  # noqa: E731
+    # noqa: E731
+    event = lambda x, y: types.SimpleNamespace(inaxes=pad.sheet_ax, xdata=x, ydata=y, key=None)
     pad.on_press(event(60, 50))
     pad.on_move(event(140, 150))
     pad.on_release(event(140, 150))
