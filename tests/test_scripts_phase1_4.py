@@ -93,8 +93,8 @@ def test_04_improved_model_trains_cnn_and_compares_with_mlp(synthetic_mnist, cap
     out = capsys.readouterr().out
     assert result["params"] == 421_642 and "mlp (Phase 3)" in out
     names = {p.name for p in result["files"]}
-    assert {"cnn.pt", "04_training_curves.png", "04_mlp_vs_cnn.png", "04_conv1_filters.png",
-            "04_feature_maps.png"} <= names
+    assert {"cnn.pt", "04_training_curves.png", "04_mlp_vs_cnn.png",
+            "04_conv1_filters_and_maps.png"} <= names
     assert ledger.read_results()[-1]["step"] == "cnn"
 
 
