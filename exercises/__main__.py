@@ -128,8 +128,8 @@ def main(*command: str, hint: bool = HINT, solutions: bool = SOLUTIONS,
         return check(tuple(words[1:]), hint, solutions, time_limit)
     if words in ([], ["list"]):
         return {"statuses": list_exercises(), "ok": True}
-    raise CourseError(f"unknown command {' '.join(command)!r}: use python -m exercises, or "
-                      "python -m exercises check [PHASE ...] (e.g. check 3)")
+    raise CourseError(f"unknown command {' '.join(command)[:20]!r}: try python -m exercises check "
+                      "[PHASE ...]")
 
 
 if __name__ == "__main__":

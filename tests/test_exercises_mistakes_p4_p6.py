@@ -6,7 +6,6 @@ names the mistake (in one line that fits the report), never with a traceback.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
