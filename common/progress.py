@@ -238,6 +238,29 @@ def update_plan() -> list[str]:
     return ticked
 
 
+def tick_labels(labels: list[str]) -> list[str]:
+    """Tick the unticked checkbox lines of learning_plan.md that start with one of ``labels``.
+
+    For boxes earned outside the phase scripts (a passed exercise: ``python -m exercises check``).
+    Like :func:`update_plan` it never unticks, touches nothing else and writes atomically.
+    """
+    plan = Path(paths.PLAN_FILE)
+    if not labels or not plan.exists():
+        return []
+    original = plan.read_bytes().decode("utf-8", errors="surrogateescape")
+    lines = original.splitlines(keepends=True)
+    ticked = _tick(lines, set(labels))
+    if ticked:
+        try:
+            atomic_write_bytes(plan, "".join(lines).encode("utf-8", errors="surrogateescape"))
+        except OSError as err:
+            print(f"warning: could not tick {paths.display_path(plan)} ({err})")
+            return []
+    for label in ticked:
+        print(f"progress: ticked '{label}' in {paths.display_path(plan)}")
+    return ticked
+
+
 def plot_story(rows: Rows, show: bool = False) -> Path:
     """Your best test accuracy per step, in the order the course builds them (Nielsen's arc, your numbers)."""
     from common import plots  # lazy: the plain status report needs no matplotlib
@@ -273,6 +296,8 @@ def main(plot: bool = False, show: bool = False) -> dict:
         print(f"\nnext: {upcoming.label}\n  run: {upcoming.run}")
     print(f"\nyour best results ({paths.display_path(paths.results_csv())}):")
     print("\n".join(results_table(rows)[2:]))
+    from exercises import summary_lines  # your exercises (python -m exercises check ticks them)
+    print("\n" + "\n".join(summary_lines()))
     files = [plot_story(rows, show=show)] if plot else []
     if files:
         print(f"\nfiles written:\n  {paths.display_path(files[0])}")
