@@ -264,10 +264,11 @@ def install(venv: Path, verbose: bool) -> None:
         run_quiet([sys.executable, "-m", "venv", str(venv)], "creating .venv", log, verbose)
     run_quiet([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
               "updating pip", log, verbose)
-    print("Installing the packages (one line each):", flush=True)
+    print("Installing the packages" + ("" if verbose else " (one line each)") + ":", flush=True)
     requirements = str(REPO / "requirements.txt")
-    run_pip_install([python, "-m", "pip", "install", "-r", requirements]
-                    + progress_option(python), log, verbose, lambda: installed_packages(venv))
+    bars = [] if verbose else progress_option(python)  # verbose: pip's own progress bars
+    run_pip_install([python, "-m", "pip", "install", "-r", requirements] + bars,
+                    log, verbose, lambda: installed_packages(venv))
 
 
 def installed_packages(venv: Path) -> int:
