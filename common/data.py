@@ -53,7 +53,8 @@ MANUAL_STEPS = (
 def invalid_files(raw_dir: Path, show_progress: bool = False) -> dict[str, str]:
     """Each expected file that is missing or whose MD5 differs, mapped to the reason."""
     problems = {}
-    for name in tqdm(EXPECTED_MD5, desc="verifying MNIST", unit="file", disable=not show_progress, leave=False):
+    for name in tqdm(EXPECTED_MD5, desc="verifying MNIST", unit="file", leave=False,
+                     disable=None if show_progress else True):  # None: off without a terminal
         path = raw_dir / name
         if not path.is_file():
             problems[name] = "missing"
