@@ -27,6 +27,7 @@ from common import adversarial, data, evaluation
 
 def finding(text: str) -> None:
     """Print one finding of Phase 6, wrapped to fit a 100-column terminal."""
+    text = " ".join(text.split())  # line breaks in the message are re-made to fit
     print(textwrap.fill(text, width=100, initial_indent="finding: ", subsequent_indent=" " * 9))
 
 

@@ -24,7 +24,7 @@ KNOWN_OUTPUTS = {
     "mlp.pt", "cnn.pt", "lenet.pt", "scratch_mlp.npz", "results.csv", "*.resume.pt", "<name>.resume.pt",
     "01_samples_per_digit.png", "01_class_distribution.png", "01_mean_digits.png", "01_pixel_histogram.png",
     "02_untrained_prediction.png", "03_training_curves.png", "03_lr_sweep.png", "03b_*.png",
-    "04_training_curves.png", "04_mlp_vs_cnn.png", "04_conv1_filters.png", "04_feature_maps.png", "05_*.png",
+    "04_training_curves.png", "04_mlp_vs_cnn.png", "04_conv1_filters_and_maps.png", "05_*.png",
     "06_network_dashboard.png", "06_network_dashboard.gif", "predict_*.png", "progress_story.png",
 }
 FILE_TOKEN = re.compile(r"[\w*<>./-]+\.(?:png|gif|pt|npz|csv)\b")
