@@ -31,7 +31,6 @@ from torch import nn
 
 from common import models, paths
 from common.errors import CourseError
-from common.idx import atomic_write_bytes
 
 REQUIRED_KEYS = ("model_name", "model_kwargs", "state_dict")
 
@@ -44,7 +43,7 @@ MADE_BY = {
 
 
 def versions() -> dict[str, str]:
-    """The software that wrote a file: a checkpoint that misbehaves later can say where it came from."""
+    """The software that wrote a file: a checkpoint that misbehaves can say where it came from."""
     try:
         import torchvision
 
@@ -68,7 +67,7 @@ def plain(value: object) -> object:
         return [plain(item) for item in value]
     if value is None or type(value) in (bool, int, float, str) or isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, (str, Path, torch.device, torch.dtype)):  # incl. str subclasses (torch's version)
+    if isinstance(value, (str, Path, torch.device, torch.dtype)):  # incl. torch's version string
         return str(value)
     if isinstance(value, numbers.Number):  # numpy scalars
         return value.item() if hasattr(value, "item") else float(value)
@@ -76,18 +75,19 @@ def plain(value: object) -> object:
 
 
 def write_atomically(path: Path, payload: dict) -> Path:
-    """``torch.save`` into memory, then write the bytes atomically (never a half-written file)."""
-    path = Path(path)
-    paths.ensure_dir(path.parent)
+    """``torch.save`` into memory, then write the bytes atomically (never a half-written file).
+
+    A full disk or an unwritable folder is one CourseError line naming the file; the file that
+    was there before is left as it was.
+    """
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return paths.write_bytes_safely(path, buffer.getvalue())
 
 
 def save_checkpoint(path: Path, model: nn.Module, *, hyperparameters: dict, metrics: dict,
                     history: list[dict] | None = None, extra: dict | None = None) -> Path:
-    """Write ``model`` with everything needed to rebuild, judge and reproduce it; returns ``path``."""
+    """Write ``model`` with all it takes to rebuild, judge and reproduce it; returns ``path``."""
     checkpoint = {
         "model_name": model.name,
         "model_kwargs": plain(model.config),
@@ -104,19 +104,22 @@ def save_checkpoint(path: Path, model: nn.Module, *, hyperparameters: dict, metr
 
 def _missing_message(path: Path) -> str:
     maker = MADE_BY.get(path.name)
-    how = f"run `{maker}` first to train and save it" if maker else "train and save a model there first"
+    how = (f"run `{maker}` first to train and save it" if maker
+           else "train and save a model there first")
     return f"{paths.display_path(path)} not found; {how}"
 
 
-def read_safely(path: Path, map_location: torch.device | str = "cpu", what: str = "checkpoint") -> object:
-    """``torch.load(weights_only=True)`` with a one-line CourseError for a damaged or unsafe file."""
+def read_safely(path: Path, map_location: torch.device | str = "cpu",
+                what: str = "checkpoint") -> object:
+    """``torch.load(weights_only=True)``; a damaged or unsafe file is a one-line CourseError."""
     shown = paths.display_path(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "unsupported global" in str(err).lower():  # a pickled class or function, e.g. torch.save(model)
-            raise CourseError(f"{shown} holds Python objects, not a course {what}; it is not loaded "
-                              f"because that could run code (weights_only=True). Delete it and train again") from err
+        if "unsupported global" in str(err).lower():  # a pickled class, e.g. torch.save(model)
+            raise CourseError(f"{shown} holds Python objects, not a course {what}; it is not "
+                              "loaded because that could run code (weights_only=True). "
+                              "Delete it and train again") from err
         reason = "not a PyTorch file"
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         reason = _first_line(err)
@@ -135,8 +138,9 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dic
         raise CourseError(_missing_message(path))
     checkpoint = read_safely(path, map_location)
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in REQUIRED_KEYS):
-        raise CourseError(f"{paths.display_path(path)} is not a course checkpoint (no model_name/model_kwargs/"
-                          "state_dict; a bare state_dict?); delete it and train again")
+        raise CourseError(f"{paths.display_path(path)} is not a course checkpoint (no "
+                          "model_name/model_kwargs/state_dict; a bare state_dict?); delete it "
+                          "and train again")
     return checkpoint
 
 
@@ -150,11 +154,12 @@ def _article(name: str) -> str:
 
 
 def _copy_weights(model: nn.Module, checkpoint: dict, path: Path) -> None:
-    """Copy a checkpoint's weights into ``model``; a different architecture is a one-line CourseError."""
+    """Copy a checkpoint's weights into ``model``; another architecture is a CourseError."""
     held = describe(checkpoint)
     wanted = models.describe_model(model.name, model.config)
     if checkpoint["model_name"] != model.name or plain(model.config) != checkpoint["model_kwargs"]:
-        raise CourseError(f"{paths.display_path(path)} holds {_article(checkpoint['model_name'])} {held}, "
+        raise CourseError(f"{paths.display_path(path)} holds "
+                          f"{_article(checkpoint['model_name'])} {held}, "
                           f"not {_article(model.name)} {wanted}")
     try:
         model.load_state_dict(checkpoint["state_dict"])
@@ -173,18 +178,23 @@ def load_model(path: Path, device: torch.device | str = "cpu", *, expect: str | 
     checkpoint = load_checkpoint(path)  # on the CPU first; the model moves to ``device`` at the end
     name = checkpoint["model_name"]
     if expect is not None and name != expect:
-        raise CourseError(f"{paths.display_path(path)} holds {_article(name)} {describe(checkpoint)}, "
+        raise CourseError(f"{paths.display_path(path)} holds {_article(name)} "
+                          f"{describe(checkpoint)}, "
                           f"not {_article(expect)} {expect}")
     try:
         model = models.build_model(name, **checkpoint["model_kwargs"])
     except (CourseError, TypeError) as err:
-        raise CourseError(f"{paths.display_path(path)} describes a model this course cannot build ({err})") from err
+        raise CourseError(f"{paths.display_path(path)} describes a model this course cannot "
+                          f"build ({err})") from err
     _copy_weights(model, checkpoint, path)
     return model.to(device).eval(), checkpoint
 
 
 def load_into(model: nn.Module, path: Path) -> dict:
-    """Load a checkpoint's weights into an existing ``model`` (same class and settings); returns the checkpoint."""
+    """Load a checkpoint's weights into an existing ``model`` (same class and settings).
+
+    Returns the checkpoint.
+    """
     path = Path(path)
     checkpoint = load_checkpoint(path)
     _copy_weights(model, checkpoint, path)

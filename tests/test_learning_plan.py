@@ -26,6 +26,7 @@ KNOWN_OUTPUTS = {
     "02_untrained_prediction.png", "03_training_curves.png", "03_lr_sweep.png", "03b_*.png",
     "04_training_curves.png", "04_mlp_vs_cnn.png", "04_conv1_filters_and_maps.png", "05_*.png",
     "06_network_dashboard.png", "06_network_dashboard.gif", "predict_*.png", "progress_story.png",
+    "progress_compare.png", "<date-time>_*.pt", "<date-time>_*.png",
 }
 FILE_TOKEN = re.compile(r"[\w*<>./-]+\.(?:png|gif|pt|npz|csv)\b")
 
@@ -58,7 +59,7 @@ def test_every_named_output_file_is_one_the_course_writes():
     assert len(tokens) > 20
     for token in tokens:
         folder, _, name = token.rpartition("/")
-        assert folder in ("", "visualizations", "models"), f"unexpected folder in {token!r}"
+        assert folder in ("", "visualizations", "models", "models/runs"), f"unexpected folder in {token!r}"
         assert known(name), f"learning_plan.md names {token!r}, which no script writes"
 
 
@@ -106,4 +107,4 @@ def test_scripts_can_tick_a_copy_without_touching_anything_else(course_dirs):
     old_head, _, old_tail = PLAN_TEXT.partition(progress.START_MARKER)
     assert head.replace("- [x] Phase 1", "- [ ] Phase 1").replace("- [x] Phase 2", "- [ ] Phase 2") == old_head
     assert tail.split(progress.END_MARKER)[1] == old_tail.split(progress.END_MARKER)[1]
-    assert "| Phase 2: untrained baseline | test 9.80%, val 10.00% |" in updated
+    assert "| Phase 2: untrained baseline | val 10.00%, test 9.80% |" in updated
