@@ -84,6 +84,7 @@ def test_03_ablation_climbs_one_idea_per_rung(synthetic_mnist, capsys):
     assert "finding: the biggest single win was" in out
     assert (paths.VIS_DIR / "03_ablation.png").exists()
     assert not (paths.MODELS_DIR / "mlp.pt").exists()  # experiments never replace the model
+    out = out.replace(f"{paths.MODELS_DIR.parent}/", "")  # a checkout prints models/runs/...
     assert all(len(line) <= 100 for line in out.splitlines())
 
 
@@ -130,4 +131,5 @@ def test_04_ladder_ends_with_an_ensemble_measured_once_on_test(synthetic_mnist, 
     assert "the ensemble's test accuracy, measured once" in out
     assert {p.name for p in result["files"]} == {"04_ladder.png", "04_ensemble_mistakes.png"}
     assert not (paths.MODELS_DIR / "cnn.pt").exists()  # ladder runs are kept, never published
+    out = out.replace(f"{paths.MODELS_DIR.parent}/", "")  # a checkout prints models/runs/...
     assert all(len(line) <= 100 for line in out.splitlines())
