@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ DPI = 110
 # Okabe-Ito: blue, orange, bluish green, vermillion, sky blue, reddish purple, yellow, black.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 BASE_COLOR, HIGHLIGHT_COLOR = PALETTE[0], PALETTE[1]
+LABEL_WIDTH = 16  # characters per line of a bar label before it wraps
 LINE_STYLES = ("-", "--", ":", "-.")  # a second cue besides colour for curves that overlap
 THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")  # 3,000,000 instead of "3.0" and "1e6"
 
@@ -227,19 +229,23 @@ def plot_errors_per_10k(names: Sequence[str], accuracies: Any, path: Path, *, ti
     plain. ``log_scale`` makes every halving of the errors the same step (for a long ladder).
     """
     errors = np.clip((1.0 - _numpy(accuracies)) * 10_000, 0.5 if log_scale else 0.0, None)
-    labels = [str(name) if not notes else f"{name}\n{note}" for name, note in zip(names,
-                                                                                  notes or names)]
+    names = [textwrap.fill(str(name), LABEL_WIDTH) for name in names]  # long names: 2-3 lines
+    labels = [name if not notes else f"{name}\n{note}" for name, note in zip(names, notes or names)]
     colors = [HIGHLIGHT_COLOR if index == highlight else BASE_COLOR for index in range(len(labels))]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(labels)), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(labels)), 4.5))
     bars = ax.bar(labels, errors, color=colors)
     ax.bar_label(bars, labels=[f"{round(e):,}" for e in errors], fontsize=8, padding=2)
     if log_scale:
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda y, _: f"{y:,.0f}")  # 200, not 2 x 10^2
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.margins(y=0.15)
     ax.tick_params(axis="x", labelsize=8)
     scale = " (log scale)" if log_scale else ""
     _style(ax, title, "", f"mistakes per 10,000 digits{scale}", grid="y")
     return _finish(fig, path, show)
+
 
 def plot_grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: Path,
                       title: str = "",
