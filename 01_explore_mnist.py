@@ -130,22 +130,34 @@ def main(samples_per_digit: int = SAMPLES_PER_DIGIT, digit_to_print: int = DIGIT
     first, second = compare
     difference = mean_images[second] - mean_images[first]  # (28, 28): + where `second` has more ink
     written = [
-        plots.plot_image_grid(train.images[picks], paths.vis_path("01_samples_per_digit.png"),
-                              titles=[str(int(label)) for label in train.labels[picks]],
-                              ncols=samples_per_digit,
-                              suptitle=f"{samples_per_digit} random training images of each digit",
-                              show=show),
-        plots.plot_grouped_bars([str(d) for d in range(data.NUM_CLASSES)],
-                                {name: count.tolist() for name, count in counts.items()},
-                                paths.vis_path("01_class_distribution.png"),
-                                title="How many images of each digit", ylabel="images", show=show),
-        image_plots.plot_mean_digits(mean_images, (first, second), paths.vis_path("01_mean_digits.png"),
-                               show=show),
-        plots.plot_histogram(pixels, paths.vis_path("01_pixel_histogram.png"),
-                             title=f"Pixel values of 5,000 training images: {background:.0%} are 0 "
-                                   "(background)",
-                             xlabel="pixel value (0 = black, 255 = white)", bins=64,
-                             log_scale=True, show=show),
+        plots.plot_image_grid(
+            train.images[picks],
+            paths.vis_path("01_samples_per_digit.png"),
+            titles=[str(int(label)) for label in train.labels[picks]],
+            ncols=samples_per_digit,
+            suptitle=f"{samples_per_digit} random training images of each digit",
+            show=show,
+        ),
+        plots.plot_grouped_bars(
+            [str(d) for d in range(data.NUM_CLASSES)],
+            {name: count.tolist() for name, count in counts.items()},
+            paths.vis_path("01_class_distribution.png"),
+            title="How many images of each digit",
+            ylabel="images",
+            show=show,
+        ),
+        image_plots.plot_mean_digits(
+            mean_images, (first, second), paths.vis_path("01_mean_digits.png"), show=show
+        ),
+        plots.plot_histogram(
+            pixels,
+            paths.vis_path("01_pixel_histogram.png"),
+            title=f"Pixel values of 5,000 training images: {background:.0%} are 0 " "(background)",
+            xlabel="pixel value (0 = black, 255 = white)",
+            bins=64,
+            log_scale=True,
+            show=show,
+        ),
     ]
 
     # --- results ---

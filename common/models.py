@@ -34,20 +34,29 @@ NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE  # 28 * 28 = 784 inputs to a fully connecte
 
 def _check_dropout(dropout: float) -> float:
     """Dropout is a probability of zeroing a unit; 1.0 would zero everything."""
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float))
+        or not 0.0 <= dropout < 1.0
+    ):
         raise CourseError(f"dropout must be a number in [0, 1), got {dropout!r}")
     return float(dropout)
 
 
 def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> list[int]:
     sizes = list(hidden_sizes)
-    if not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in sizes):
-        raise CourseError(f"hidden_sizes must be whole numbers of at least 1, got {tuple(hidden_sizes)}")
+    if not all(
+        isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in sizes
+    ):
+        raise CourseError(
+            f"hidden_sizes must be whole numbers of at least 1, got {tuple(hidden_sizes)}"
+        )
     return sizes
 
 
 class MLP(nn.Module):
-    """Fully connected network: 784 pixels -> hidden layers (Linear, [BatchNorm], ReLU, [Dropout]) -> 10.
+    """Fully connected network: 784 pixels -> hidden layers (Linear, [BatchNorm], ReLU, [Dropout])
+    -> 10.
 
     Phase 2 builds 784-128-10; Phase 4 adds layers, dropout and batch normalization. With no
     hidden layers (``hidden_sizes=()``) it is multinomial logistic regression: one Linear layer.
@@ -56,14 +65,17 @@ class MLP(nn.Module):
 
     name = "mlp"
 
-    def __init__(self, hidden_sizes: Sequence[int] = (128,), dropout: float = 0.0, batchnorm: bool = False):
+    def __init__(
+        self, hidden_sizes: Sequence[int] = (128,), dropout: float = 0.0, batchnorm: bool = False
+    ):
         super().__init__()
         sizes = _check_hidden_sizes(hidden_sizes)
         dropout = _check_dropout(dropout)
         if not isinstance(batchnorm, bool):
             raise CourseError(f"batchnorm must be True or False, got {batchnorm!r}")
         self.config = {"hidden_sizes": sizes, "dropout": dropout, "batchnorm": batchnorm}
-        stages: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]  # (B, 1, 28, 28) -> (B, 784)
+        # (B, 1, 28, 28) -> (B, 784)
+        stages: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
         in_features = NUM_PIXELS
         for i, size in enumerate(sizes, start=1):
             stages.append((f"fc{i}", nn.Linear(in_features, size)))  # (B, in) -> (B, size)
@@ -73,7 +85,8 @@ class MLP(nn.Module):
             if dropout > 0:
                 stages.append((f"dropout{i}", nn.Dropout(dropout)))
             in_features = size
-        stages.append((f"fc{len(sizes) + 1}", nn.Linear(in_features, NUM_CLASSES)))  # (B, in) -> (B, 10)
+        # (B, in) -> (B, 10)
+        stages.append((f"fc{len(sizes) + 1}", nn.Linear(in_features, NUM_CLASSES)))
         self.layers = nn.Sequential(OrderedDict(stages))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -107,7 +120,8 @@ class CNN(nn.Module):
         self.fc2 = nn.Linear(128, NUM_CLASSES)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(self.relu1(self.conv1(images)))  # (B, 1, 28, 28) -> (B, 32, 28, 28) -> (B, 32, 14, 14)
+        # (B, 1, 28, 28) -> (B, 32, 28, 28) -> (B, 32, 14, 14)
+        x = self.pool1(self.relu1(self.conv1(images)))
         x = self.pool2(self.relu2(self.conv2(x)))  # -> (B, 64, 14, 14) -> (B, 64, 7, 7)
         x = self.flatten(x)  # (B, 3136)
         x = self.dropout(self.relu3(self.fc1(x)))  # (B, 128)
@@ -115,7 +129,8 @@ class CNN(nn.Module):
 
 
 class LeNet(nn.Module):
-    """A small LeNet-style network from the course's sources: 10 then 20 5x5 filters, 320 -> 50 -> 10.
+    """A small LeNet-style network from the course's sources: 10 then 20 5x5 filters, 320 -> 50 ->
+    10.
 
     A 5x5 convolution without padding shrinks each side by 4; each 2x2 max-pool halves it.
     ``Dropout2d`` zeroes whole feature maps; ``Dropout`` zeroes single units of ``fc1``.
@@ -145,8 +160,10 @@ class LeNet(nn.Module):
         self.fc2 = nn.Linear(50, NUM_CLASSES)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(self.relu1(self.conv1(images)))  # (B, 1, 28, 28) -> (B, 10, 24, 24) -> (B, 10, 12, 12)
-        x = self.pool2(self.relu2(self.conv2_drop(self.conv2(x))))  # -> (B, 20, 8, 8) -> (B, 20, 4, 4)
+        # (B, 1, 28, 28) -> (B, 10, 24, 24) -> (B, 10, 12, 12)
+        x = self.pool1(self.relu1(self.conv1(images)))
+        # -> (B, 20, 8, 8) -> (B, 20, 4, 4)
+        x = self.pool2(self.relu2(self.conv2_drop(self.conv2(x))))
         x = self.flatten(x)  # (B, 320)
         x = self.dropout(self.relu3(self.fc1(x)))  # (B, 50)
         return self.fc2(x)  # (B, 10) logits
@@ -177,14 +194,16 @@ class OneConvNet(nn.Module):
         self.fc2 = nn.Linear(128, NUM_CLASSES)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(self.relu1(self.conv1(images)))  # (B, 1, 28, 28) -> (B, 32, 28, 28) -> (B, 32, 14, 14)
+        # (B, 1, 28, 28) -> (B, 32, 28, 28) -> (B, 32, 14, 14)
+        x = self.pool1(self.relu1(self.conv1(images)))
         x = self.flatten(x)  # (B, 6272)
         x = self.dropout(self.relu2(self.fc1(x)))  # (B, 128)
         return self.fc2(x)  # (B, 10) logits
 
 
 class FastCNN(nn.Module):
-    """A small, fast CNN (07_speedrun.py): 24 filters 5x5, pool, 32 filters 3x3, pool, 800 -> 256 -> 10.
+    """A small, fast CNN (07_speedrun.py): 24 filters 5x5, pool, 32 filters 3x3, pool, 800 -> 256 ->
+    10.
 
     Unpadded convolutions shrink the image (28 -> 24 -> 12 -> 10 -> 5), so the classifier sees
     only 32 * 5 * 5 = 800 numbers: about 5x fewer parameters than the plan's CNN, and faster.
@@ -211,18 +230,22 @@ class FastCNN(nn.Module):
         self.fc2 = nn.Linear(256, NUM_CLASSES)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(self.relu1(self.conv1(images)))  # (B, 1, 28, 28) -> (B, 24, 24, 24) -> (B, 24, 12, 12)
+        # (B, 1, 28, 28) -> (B, 24, 24, 24) -> (B, 24, 12, 12)
+        x = self.pool1(self.relu1(self.conv1(images)))
         x = self.pool2(self.relu2(self.conv2(x)))  # -> (B, 32, 10, 10) -> (B, 32, 5, 5)
         x = self.flatten(x)  # (B, 800)
         x = self.dropout(self.relu3(self.fc1(x)))  # (B, 256)
         return self.fc2(x)  # (B, 10) logits
 
 
-MODELS: dict[str, type[nn.Module]] = {cls.name: cls for cls in (MLP, CNN, LeNet, OneConvNet, FastCNN)}
+MODELS: dict[str, type[nn.Module]] = {
+    cls.name: cls for cls in (MLP, CNN, LeNet, OneConvNet, FastCNN)
+}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a model by name ("mlp", "cnn", "lenet", "cnn1", "fastcnn"); how checkpoints rebuild them."""
+    """Build a model by name ("mlp", "cnn", "lenet", "cnn1", "fastcnn"); how checkpoints rebuild
+    them."""
     if name not in MODELS:
         raise CourseError(f"unknown model {name!r}; the course has {', '.join(MODELS)}")
     cls = MODELS[name]

@@ -58,7 +58,8 @@ def restore_rng_state(state: dict) -> None:
 
 
 def scheduler_state(scheduler: lr_scheduler.LRScheduler | None) -> dict | None:
-    """A scheduler's state without functions (old OneCycleLR keeps one): ``weights_only`` loads it."""
+    """A scheduler's state without functions (old OneCycleLR keeps one): ``weights_only`` loads it.
+    """
     if scheduler is None:
         return None
     return {key: value for key, value in scheduler.state_dict().items() if not callable(value)}

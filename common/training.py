@@ -34,8 +34,16 @@ from common.data import NUM_CLASSES
 from common.device import FP32, Precision
 from common.errors import CourseError
 from common.optimizers import (  # noqa: F401 (the knobs of Phase 4, used as training.*)
-    ADAM_USUAL_LR, OPTIMIZERS, PER_BATCH_SCHEDULERS, SCHEDULERS, SGD_USUAL_LR, chosen_lr, current_lr,
-    make_optimizer, make_scheduler)
+    ADAM_USUAL_LR,
+    OPTIMIZERS,
+    PER_BATCH_SCHEDULERS,
+    SCHEDULERS,
+    SGD_USUAL_LR,
+    chosen_lr,
+    current_lr,
+    make_optimizer,
+    make_scheduler,
+)
 from common.resume import Trainer
 
 UNTRAINED_LOSS = math.log(NUM_CLASSES)  # 2.30: cross-entropy of a net that guesses uniformly
@@ -329,7 +337,8 @@ def _check_options(options: FitOptions) -> None:
 def fit(model: nn.Module, train_loader: Batches, val_loader: Batches,
         optimizer: torch.optim.Optimizer, options: FitOptions,
         loss_fn: nn.Module | None = None) -> FitResult:
-    """Train ``model`` for up to ``options.num_epochs``; it ends with its best validation weights."""
+    """Train ``model`` for up to ``options.num_epochs``; it ends with its best validation weights.
+    """
     _check_options(options)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     engine = _Engine(model, (train_loader, val_loader), optimizer, options, loss_fn)

@@ -36,15 +36,20 @@ def make_synthetic_images(labels: torch.Tensor, seed: int = 0) -> torch.Tensor:
     jitter = torch.randn(n, 2, generator=gen) * 0.7
     cy, cx = 14 + jitter[:, 0], 14 + jitter[:, 1]
     # distance of each pixel from the class's line through the (jittered) centre
-    dist = ((xs - cx[:, None, None]) * torch.sin(angle)[:, None, None]
-            - (ys - cy[:, None, None]) * torch.cos(angle)[:, None, None] - offset[:, None, None]).abs()
+    dist = (
+        (xs - cx[:, None, None]) * torch.sin(angle)[:, None, None]
+        - (ys - cy[:, None, None]) * torch.cos(angle)[:, None, None]
+        - offset[:, None, None]
+    ).abs()
     radial = ((xs - cx[:, None, None]) ** 2 + (ys - cy[:, None, None]) ** 2).sqrt()
     ink = torch.clamp(2.0 - dist, 0, 1) * (radial < 10)
     noise = torch.rand(n, 28, 28, generator=gen) * 0.15
     return (torch.clamp(ink + noise * ink.gt(0), 0, 1) * 255).round().to(torch.uint8)
 
 
-def write_synthetic_mnist(raw_dir: Path, num_train: int = 600, num_test: int = 200) -> dict[str, str]:
+def write_synthetic_mnist(
+    raw_dir: Path, num_train: int = 600, num_test: int = 200
+) -> dict[str, str]:
     """Write the four IDX files (balanced classes); returns their MD5s by file name."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     train_labels = torch.arange(num_train) % 10

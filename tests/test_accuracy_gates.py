@@ -19,18 +19,31 @@ from common import device as devices
 
 def train_and_test(name: str, batch_size: int, num_epochs: int, lr: float, scheduler: str = "none",
                    **model_kwargs) -> dict:
-    """Seed, build, fit with Adam on the 54,000 training images, then measure the 10,000 test images."""
+    """Seed, build, fit with Adam on the 54,000 training images, then measure the 10,000 test
+    images."""
     devices.seed_everything(0)
     splits = data.load_mnist()
     train_loader, val_loader, test_loader = data.make_loaders(splits, batch_size=batch_size)
     model = models.build_model(name, **model_kwargs)
     optimizer = training.make_optimizer("adam", model.parameters(), lr=lr)
     schedule = training.make_scheduler(scheduler, optimizer, num_epochs, len(train_loader), lr=lr)
-    result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=num_epochs,
-                          scheduler=schedule)
+    result = training.fit(
+        model,
+        train_loader,
+        val_loader,
+        optimizer=optimizer,
+        num_epochs=num_epochs,
+        scheduler=schedule,
+    )
     assert not (result.diverged or result.interrupted)
-    scores = {"val_acc": result.best_val_acc, "test_acc": evaluation.evaluate(model, test_loader)["accuracy"]}
-    print(f"{name} gate: validation {scores['val_acc']:.2%}, test {scores['test_acc']:.2%}, {result.seconds:.1f} s")
+    scores = {
+        "val_acc": result.best_val_acc,
+        "test_acc": evaluation.evaluate(model, test_loader)["accuracy"],
+    }
+    print(
+        f"{name} gate: validation {scores['val_acc']:.2%}, test {scores['test_acc']:.2%}, "
+        f"{result.seconds:.1f} s"
+    )
     return scores
 
 

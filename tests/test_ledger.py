@@ -13,9 +13,18 @@ from common.errors import CourseError
 
 
 def _append(**changes):
-    row = dict(script="03_train_model.py", step="mlp", model="mlp 784-128-10", params=101_770, epochs=5,
-               seconds=19.46, val_acc=0.97812, test_acc=0.9779, seed=0,
-               hyperparameters={"lr": 0.001, "hidden_sizes": [128], "optimizer": "adam"})
+    row = dict(
+        script="03_train_model.py",
+        step="mlp",
+        model="mlp 784-128-10",
+        params=101_770,
+        epochs=5,
+        seconds=19.46,
+        val_acc=0.97812,
+        test_acc=0.9779,
+        seed=0,
+        hyperparameters={"lr": 0.001, "hidden_sizes": [128], "optimizer": "adam"},
+    )
     row.update(changes)
     return ledger.append_result(**row)
 
@@ -26,8 +35,15 @@ def test_no_ledger_reads_as_empty(course_dirs):
 
 def test_round_trip_converts_types_and_percentages(course_dirs):
     path = _append()
-    _append(step="untrained", script="02_simple_nn.py", epochs=0, val_acc=None, test_acc=0.098, seed=None,
-            hyperparameters={})
+    _append(
+        step="untrained",
+        script="02_simple_nn.py",
+        epochs=0,
+        val_acc=None,
+        test_acc=0.098,
+        seed=None,
+        hyperparameters={},
+    )
     assert path == course_dirs.models / "results.csv"
     with open(path, newline="") as handle:
         raw = list(csv.reader(handle))
@@ -38,7 +54,11 @@ def test_round_trip_converts_types_and_percentages(course_dirs):
     assert first["val_acc"] == pytest.approx(97.81) and first["test_acc"] == pytest.approx(97.79)
     assert first["seconds"] == pytest.approx(19.5)
     assert first["hyperparameters"] == {"lr": 0.001, "hidden_sizes": [128], "optimizer": "adam"}
-    assert second["val_acc"] is None and second["seed"] is None and second["test_acc"] == pytest.approx(9.8)
+    assert (
+        second["val_acc"] is None
+        and second["seed"] is None
+        and second["test_acc"] == pytest.approx(9.8)
+    )
     assert second["step"] == "untrained" and isinstance(second["params"], int)
 
 
@@ -64,7 +84,8 @@ def test_a_crash_while_appending_keeps_earlier_rows(course_dirs, monkeypatch):
     assert "could not write" in message and "results.csv (the disk is full)" in message
     assert "previous files are intact" in message and "\n" not in message
     assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["results.csv"]  # no temporary/lock file
+    # no temporary/lock file
+    assert sorted(p.name for p in path.parent.iterdir()) == ["results.csv"]
 
 
 def test_an_unwritable_models_folder_is_one_line(course_dirs, monkeypatch):
@@ -82,11 +103,30 @@ def test_an_unwritable_models_folder_is_one_line(course_dirs, monkeypatch):
 
 
 def test_a_row_object_or_keywords(course_dirs):
-    row = ledger.LedgerRow(script="03_train_model.py", step="mlp-sweep", model="mlp", params=10, epochs=2,
-                           seconds=1.0, val_acc=0.5, test_acc=None, seed=1, hyperparameters={"lr": 0.1},
-                           run="20261122-030000_03_train_model_lr-0.1", status="diverged",
-                           changed={"lr": 0.1}, history=[{"epoch": 1, "val_acc": 0.5, "val_loss": float("nan"),
-                                                          "train_loss": 1e13, "extra": "dropped"}])
+    row = ledger.LedgerRow(
+        script="03_train_model.py",
+        step="mlp-sweep",
+        model="mlp",
+        params=10,
+        epochs=2,
+        seconds=1.0,
+        val_acc=0.5,
+        test_acc=None,
+        seed=1,
+        hyperparameters={"lr": 0.1},
+        run="20261122-030000_03_train_model_lr-0.1",
+        status="diverged",
+        changed={"lr": 0.1},
+        history=[
+            {
+                "epoch": 1,
+                "val_acc": 0.5,
+                "val_loss": float("nan"),
+                "train_loss": 1e13,
+                "extra": "dropped",
+            }
+        ],
+    )
     ledger.append_result(row)
     [back] = ledger.read_results()
     assert (back["run"], back["status"], back["changed"]) == (row.run, "diverged", {"lr": 0.1})
@@ -97,8 +137,11 @@ def test_a_row_object_or_keywords(course_dirs):
         ledger.append_result(scrip="typo")
 
 
-OLD_LEDGER = (",".join(ledger.OLD_COLUMNS) + "\n"
-              '2025-05-01 10:00,03_train_model.py,mlp,mlp 784-128-10,101770,10,15.2,97.60,97.81,0,"{""lr"": 0.001}"\n')
+OLD_LEDGER = (
+    ",".join(ledger.OLD_COLUMNS) + "\n"
+    '2025-05-01 10:00,03_train_model.py,mlp,mlp 784-128-10,101770,10,15.2,97.60,97.81,0,'
+    '"{""lr"": 0.001}"\n'
+)
 
 
 def test_rows_from_an_older_course_version_are_read_and_kept(course_dirs):
@@ -106,10 +149,17 @@ def test_rows_from_an_older_course_version_are_read_and_kept(course_dirs):
     (course_dirs.models / "results.csv").write_text(OLD_LEDGER)
     [old] = ledger.read_results()
     assert (old["val_acc"], old["test_acc"], old["hyperparameters"]) == (97.6, 97.81, {"lr": 0.001})
-    assert (old["run"], old["status"], old["checkpoint"], old["changed"], old["history"]) == ("", "", "", {}, [])
+    assert (old["run"], old["status"], old["checkpoint"], old["changed"], old["history"]) == (
+        "",
+        "",
+        "",
+        {},
+        [],
+    )
     _append(step="cnn", run="20261122-030000_04_improved_model_cnn")
     text = (course_dirs.models / "results.csv").read_text()
-    assert text.splitlines()[0] == ",".join(ledger.COLUMNS)  # the header grew, the old row is untouched
+    # the header grew, the old row is untouched
+    assert text.splitlines()[0] == ",".join(ledger.COLUMNS)
     assert OLD_LEDGER.splitlines()[1] in text
     old, new = ledger.read_results()
     assert old["test_acc"] == 97.81 and new["run"].endswith("_cnn") and new["status"] == "finished"

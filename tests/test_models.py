@@ -35,7 +35,8 @@ def test_every_model_returns_logits_for_a_batch(name):
     model = models.build_model(name).eval()
     logits = model(torch.randn(5, 1, 28, 28))
     assert logits.shape == (5, 10)
-    assert not torch.allclose(logits.sum(dim=1), torch.ones(5))  # raw scores: rows do not sum to 1 like probabilities
+    # raw scores: rows do not sum to 1 like probabilities
+    assert not torch.allclose(logits.sum(dim=1), torch.ones(5))
 
 
 def test_mlp_accepts_flat_vectors():
@@ -60,7 +61,12 @@ def test_mlp_is_one_sequential_of_standard_modules():
     model = models.MLP((64,), dropout=0.3, batchnorm=True)
     kinds = [type(module) for module in model.layers]
     assert kinds == [nn.Flatten, nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear]
-    assert [type(m) for m in models.MLP((64,)).layers] == [nn.Flatten, nn.Linear, nn.ReLU, nn.Linear]
+    assert [type(m) for m in models.MLP((64,)).layers] == [
+        nn.Flatten,
+        nn.Linear,
+        nn.ReLU,
+        nn.Linear,
+    ]
 
 
 def test_cnn_attribute_names_and_shapes():
@@ -75,7 +81,9 @@ def test_feature_layers_cover_every_linear_conv_and_relu_in_order():
     seen = []
     model = models.MLP((16,))
     for name, module in models.feature_layers(model):
-        module.register_forward_hook(lambda mod, inp, out, name=name: seen.append((name, tuple(out.shape))))
+        module.register_forward_hook(
+            lambda mod, inp, out, name=name: seen.append((name, tuple(out.shape)))
+        )
     model(torch.randn(2, 784))
     assert seen == [("fc1", (2, 16)), ("relu1", (2, 16)), ("fc2", (2, 10))]
 

@@ -1,4 +1,5 @@
-"""common.progress: ticks the plan's boxes, refreshes only its results block, never breaks the file."""
+"""common.progress: ticks the plan's boxes, refreshes only its results block, never breaks the file.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ def make_plan(course_dirs, ticked=(), markers=True, newline="\n"):
     boxes = "\n".join(f"- [{'x' if label in ticked else ' '}] {label}" for label in LABELS)
     text = PLAN.format(boxes=boxes)
     if markers:
-        text = text.replace("\n---\n", f"\n{progress.START_MARKER}\nold results\n{progress.END_MARKER}\n\n---\n", 1)
+        text = text.replace(
+            "\n---\n", f"\n{progress.START_MARKER}\nold results\n{progress.END_MARKER}\n\n---\n", 1
+        )
     course_dirs.plan.write_bytes(text.replace("\n", newline).encode())
     return text
 
@@ -109,8 +112,14 @@ def test_ticks_met_phases_once_and_is_idempotent(course_dirs, capsys):
     assert progress.update_plan() == []
     assert course_dirs.plan.read_bytes() == after_first
     text = after_first.decode()
-    assert "- [x] Phase 3: Training & Optimization" in text and "- [ ] Phase 4: Improving Performance" in text
-    assert "old results" not in text and "| Phase 3: first trained MLP | val 97.60%, test 97.80%" in text
+    assert (
+        "- [x] Phase 3: Training & Optimization" in text
+        and "- [ ] Phase 4: Improving Performance" in text
+    )
+    assert (
+        "old results" not in text
+        and "| Phase 3: first trained MLP | val 97.60%, test 97.80%" in text
+    )
 
 
 def test_text_outside_markers_is_kept_byte_for_byte(course_dirs):
@@ -122,8 +131,11 @@ def test_text_outside_markers_is_kept_byte_for_byte(course_dirs):
         old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
         assert len(old_lines) == len(new_lines)
         for old, new in zip(old_lines, new_lines):
-            assert new == old or (new == old.replace("[ ]", "[x]", 1) and new[6:].rstrip() in LABELS)
-    assert "```bash\n# a comment in a code block is not a heading\n- [ ] Phase 1" in updated  # fenced: untouched
+            assert new == old or (
+                new == old.replace("[ ]", "[x]", 1) and new[6:].rstrip() in LABELS
+            )
+    # fenced: untouched
+    assert "```bash\n# a comment in a code block is not a heading\n- [ ] Phase 1" in updated
     assert "- [ ] my own todo item" in updated and "trailing spaces   \n" in updated
     assert all(f"- [x] {label}" in updated for label in LABELS)
 
@@ -141,30 +153,44 @@ def test_missing_block_goes_at_the_end_of_the_tracker_section(course_dirs):
     progress.update_plan()
     text = course_dirs.plan.read_text()
     tracker_end = text.index(f"- [ ] {LABELS[-1]}")
-    assert tracker_end < text.index(progress.START_MARKER) < text.index(progress.END_MARKER) < text.index("\n---\n")
+    assert (
+        tracker_end
+        < text.index(progress.START_MARKER)
+        < text.index(progress.END_MARKER)
+        < text.index("\n---\n")
+    )
     head, tail = outside_block(text)
-    assert head.endswith("\n\n") and tail.startswith("\n")  # a blank line before it, its own line ending after
+    # a blank line before it, its own line ending after
+    assert head.endswith("\n\n") and tail.startswith("\n")
     assert (head[:-1] + tail[1:]).replace("[x]", "[ ]") == original  # nothing else moved
-    assert progress.update_plan() == [] and course_dirs.plan.read_text() == text  # stable once added
+    # stable once added
+    assert progress.update_plan() == [] and course_dirs.plan.read_text() == text
 
 
 def test_missing_block_without_tracker_heading_is_appended(course_dirs):
     course_dirs.plan.write_text("# Plan\n\nno tracker here, and no final newline")
     progress.update_plan()
     text = course_dirs.plan.read_text()
-    assert text.startswith("# Plan\n\nno tracker here, and no final newline\n\n" + progress.START_MARKER)
+    assert text.startswith(
+        "# Plan\n\nno tracker here, and no final newline\n\n" + progress.START_MARKER
+    )
     assert text.endswith(progress.END_MARKER + "\n")
 
 
 def test_edited_block_is_replaced_only_between_markers(course_dirs):
     make_plan(course_dirs)
-    garbled = course_dirs.plan.read_text().replace("old results", "| broken | table\n\n### the learner typed here")
+    garbled = course_dirs.plan.read_text().replace(
+        "old results", "| broken | table\n\n### the learner typed here"
+    )
     course_dirs.plan.write_text(garbled)
     add_row("cnn", "04_improved_model.py", 0.985, 0.9915, params=421_642)
     progress.update_plan()
     text = course_dirs.plan.read_text()
     assert outside_block(text) == outside_block(garbled)
-    assert "broken" not in text and "| Phase 5: best CNN | val 98.50%, test 99.15% | cnn net (421,642" in text
+    assert (
+        "broken" not in text
+        and "| Phase 5: best CNN | val 98.50%, test 99.15% | cnn net (421,642" in text
+    )
 
 
 @pytest.mark.parametrize("damage", [progress.END_MARKER, progress.START_MARKER])
@@ -178,8 +204,13 @@ def test_unpaired_marker_leaves_the_file_alone(course_dirs, capsys, damage):
     assert "without its pair" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("error, reason", [(OSError(errno.ENOSPC, "No space left"), "the disk is full"),
-                                           (PermissionError(errno.EACCES, "denied"), "permission denied")])
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (OSError(errno.ENOSPC, "No space left"), "the disk is full"),
+        (PermissionError(errno.EACCES, "denied"), "permission denied"),
+    ],
+)
 def test_a_plan_that_cannot_be_written_is_one_line_and_stays_intact(course_dirs, monkeypatch, error,
                                                                     reason):
     make_plan(course_dirs)
@@ -192,9 +223,13 @@ def test_a_plan_that_cannot_be_written_is_one_line_and_stays_intact(course_dirs,
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(CourseError) as info:
         progress.update_plan()
-    assert f"could not write {course_dirs.plan} ({reason}); the previous files are intact" in str(info.value)
+    assert f"could not write {course_dirs.plan} ({reason}); the previous files are intact" in str(
+        info.value
+    )
     assert course_dirs.plan.read_bytes() == before
-    assert [p.name for p in course_dirs.plan.parent.iterdir() if p.is_file()] == ["learning_plan.md"]
+    assert [p.name for p in course_dirs.plan.parent.iterdir() if p.is_file()] == [
+        "learning_plan.md"
+    ]
 
 
 def test_windows_line_endings_are_kept(course_dirs):
@@ -206,11 +241,19 @@ def test_windows_line_endings_are_kept(course_dirs):
     assert b"- [x] Phase 1: Understanding the Basics\r\n" in raw
 
 
-@pytest.mark.parametrize("level, done, upcoming, hint", [
-    ("empty", [], PHASES[0], "run: python 01_explore_mnist.py"),
-    ("partial", PHASES[:3], PHASES[3], "run: python 03_train_model.py --hidden-sizes 512 --batchnorm"),
-    ("complete", LABELS, None, "every phase and bonus done"),
-])
+@pytest.mark.parametrize(
+    "level, done, upcoming, hint",
+    [
+        ("empty", [], PHASES[0], "run: python 01_explore_mnist.py"),
+        (
+            "partial",
+            PHASES[:3],
+            PHASES[3],
+            "run: python 03_train_model.py --hidden-sizes 512 --batchnorm",
+        ),
+        ("complete", LABELS, None, "every phase and bonus done"),
+    ],
+)
 def test_status_reports_the_next_step(course_dirs, capsys, level, done, upcoming, hint):
     make_plan(course_dirs)
     build_state(course_dirs, level)
@@ -249,7 +292,10 @@ def test_results_table_shows_the_best_run_per_phase_on_validation(course_dirs):
     add_row("mlp-tuned", "03_train_model.py", 0.99, 0.10, status="diverged")
     table = "\n".join(progress.results_table(ledger.read_results(), {"cnn.pt": "run #9, x"}))
     assert "| Phase 3: first trained MLP | val 97.60%, test 97.70% |" in table
-    assert "| Phase 4: best fully connected net | val 98.20%, test 97.95% | mlp-tuned net (235,146" in table
+    assert (
+        "| Phase 4: best fully connected net | val 98.20%, test 97.95% | mlp-tuned net (235,146"
+        in table
+    )
     assert "| Phase 5: best CNN | not run yet | | |" in table
     assert "- `models/mlp.pt`: not trained yet\n- `models/cnn.pt`: run #9, x" in table
 
@@ -257,10 +303,12 @@ def test_results_table_shows_the_best_run_per_phase_on_validation(course_dirs):
 def test_the_story_shows_each_steps_best_run_on_validation(course_dirs, monkeypatch):
     from common import plots
 
-    add_row("mlp", "03_train_model.py", 0.975, 0.990)  # the best test accuracy is never chosen by it
+    # the best test accuracy is never chosen by it
+    add_row("mlp", "03_train_model.py", 0.975, 0.990)
     add_row("mlp", "03_train_model.py", 0.977, 0.978)
     add_row("mlp-tuned", "03_train_model.py", 0.999, 0.10, status="diverged")
-    add_row("mlp-tuned", "03_train_model.py", 0.990, None)  # a sweep-like run without a test: not drawn
+    # a sweep-like run without a test: not drawn
+    add_row("mlp-tuned", "03_train_model.py", 0.990, None)
     add_row("mlp-tuned", "03_train_model.py", 0.980, 0.981)
     drawn = {}
 

@@ -39,14 +39,25 @@ def notebook(course_dirs, monkeypatch):
     monkeypatch.setattr(paths, "REPO_ROOT", course_dirs.models.parent)
     course_dirs.models.mkdir(parents=True)
     (course_dirs.models / "results.csv").write_text(OLD)
-    ledger.append_result(script="02_simple_nn.py", step="untrained", model="mlp 784-128-10",
-                         params=101_770, epochs=0, seconds=3.0, val_acc=0.101, test_acc=0.098, seed=0,
-                         hyperparameters={})
+    ledger.append_result(
+        script="02_simple_nn.py",
+        step="untrained",
+        model="mlp 784-128-10",
+        params=101_770,
+        epochs=0,
+        seconds=3.0,
+        val_acc=0.101,
+        test_acc=0.098,
+        seed=0,
+        hyperparameters={},
+    )
     best = run()
     checkpoints.save_checkpoint(course_dirs.models / "mlp.pt", models.MLP((8,)), hyperparameters={},
                                 metrics={"val_acc": 0.97}, extra={"run": best})
-    deleted = run(step="mlp-tuned",
-                  changed={"lr": 0.01, "hidden_sizes": [256, 128], "batchnorm": True, "dropout": 0.2})
+    deleted = run(
+        step="mlp-tuned",
+        changed={"lr": 0.01, "hidden_sizes": [256, 128], "batchnorm": True, "dropout": 0.2},
+    )
     (course_dirs.models / "runs" / f"{deleted}.pt").unlink()  # deleted by hand
     run(step="mlp-tuned", changed={"lr": 1e6}, status="diverged", accuracies=(0.1,),
         checkpoint=False)
@@ -60,7 +71,8 @@ def test_runs_lists_every_run_within_100_columns(notebook, capsys):
     lines = out.splitlines()
     assert result == {"runs": 6, "files": []} and max(map(len, lines)) <= 100
     table = {line.split()[0]: line for line in lines if line[:4].strip().isdigit()}
-    assert table["1"].split()[4:] == ["mlp", "784-128-10", "-", "97.60%", "101,770", "15", "-"]  # old
+    # old
+    assert table["1"].split()[4:] == ["mlp", "784-128-10", "-", "97.60%", "101,770", "15", "-"]
     assert "02" in table["2"] and "10.10%" in table["2"]
     assert table["3"].split()[4:] == ["defaults", "finished", "97.00%", "101,770", "15", "kept"]
     assert "lr 0.01, hidden-sizes..." in table["4"] and table["4"].endswith("missing")

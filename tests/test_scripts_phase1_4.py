@@ -14,7 +14,11 @@ def test_01_explore_mnist_end_to_end(synthetic_mnist, capsys):
     out = capsys.readouterr().out
     assert (result["train"], result["val"], result["test"]) == (540, 60, 200)
     assert "a handwritten 7 as the computer stores it" in out
-    grid = [line for line in out.splitlines() if line.count(" ") >= 27 and set(line) <= set("0123456789 .")]
+    grid = [
+        line
+        for line in out.splitlines()
+        if line.count(" ") >= 27 and set(line) <= set("0123456789 .")
+    ]
     assert len(grid) >= 28  # the 28 x 28 grid of numbers
     names = sorted(p.name for p in result["files"])
     assert names == ["01_class_distribution.png", "01_mean_digits.png", "01_pixel_histogram.png",
@@ -35,7 +39,8 @@ def test_02_simple_nn_counts_and_checks_by_hand(synthetic_mnist, capsys):
     out = capsys.readouterr().out
     assert result["params"] == 101_770 and "101,770" in out
     assert result["max_difference"] < 1e-5 and result["collapse_difference"] < 1e-4
-    assert abs(float(result["probs"].sum()) - 1) < 1e-5 and float(result["probs"].max()) < 0.5  # near uniform
+    # near uniform
+    assert abs(float(result["probs"].sum()) - 1) < 1e-5 and float(result["probs"].max()) < 0.5
     assert (paths.VIS_DIR / "02_untrained_prediction.png").stat().st_size > 1000
     rows = ledger.read_results()
     assert [row["step"] for row in rows] == ["untrained"] and rows[0]["params"] == 101_770
@@ -47,17 +52,25 @@ def test_03_train_model_trains_saves_and_logs(synthetic_mnist, capsys):
     result = load_script("03_train_model.py").main(num_epochs=2, batch_size=32, device="cpu")
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "test accuracy" in out
-    assert result["test_acc"] > 0.5 and result["step"] == "mlp-tuned"  # epochs/batch differ from the defaults
+    # epochs/batch differ from the defaults
+    assert result["test_acc"] > 0.5 and result["step"] == "mlp-tuned"
     model, checkpoint = checkpoints.load_model(paths.MODELS_DIR / "mlp.pt")
-    assert checkpoint["metrics"]["test_acc"] == result["test_acc"] and checkpoint["hyperparameters"]["num_epochs"] == 2
+    assert (
+        checkpoint["metrics"]["test_acc"] == result["test_acc"]
+        and checkpoint["hyperparameters"]["num_epochs"] == 2
+    )
     assert (paths.VIS_DIR / "03_training_curves.png").exists()
     assert ledger.read_results()[-1]["script"] == "03_train_model.py"
 
 
 def test_03_lr_sweep_compares_without_saving_a_model(synthetic_mnist, capsys):
-    result = load_script("03_train_model.py").main(lr_sweep=(0.01, 0.001), num_epochs=1, device="cpu")
+    result = load_script("03_train_model.py").main(
+        lr_sweep=(0.01, 0.001), num_epochs=1, device="cpu"
+    )
     assert set(result["sweep"]) == {0.01, 0.001}
-    assert (paths.VIS_DIR / "03_lr_sweep.png").exists() and not (paths.MODELS_DIR / "mlp.pt").exists()
+    assert (paths.VIS_DIR / "03_lr_sweep.png").exists() and not (
+        paths.MODELS_DIR / "mlp.pt"
+    ).exists()
     assert "best on validation: lr" in capsys.readouterr().out
 
 
@@ -100,7 +113,9 @@ def test_04_improved_model_trains_cnn_and_compares_with_mlp(synthetic_mnist, cap
 
 
 def test_04_lenet_and_augment_flags(synthetic_mnist):
-    result = load_script("04_improved_model.py").main(arch="lenet", augment=True, augment_epochs=1, device="cpu")
+    result = load_script("04_improved_model.py").main(
+        arch="lenet", augment=True, augment_epochs=1, device="cpu"
+    )
     assert result["params"] == 21_840 and result["step"] == "lenet"
     assert (paths.MODELS_DIR / "lenet.pt").exists()
     assert torch.isfinite(torch.tensor(result["test_acc"]))
@@ -114,9 +129,16 @@ def test_04_computes_a_convolution_by_hand_and_walks_the_shapes(synthetic_mnist,
     row = script.one_pixel_by_loops(digit, model.conv1, 14, 14)
     assert row == pytest.approx(float(model.conv1(digit)[0, 0, 14, 14]), abs=1e-5)
     shapes = script.walk_shapes(model, digit)
-    assert [(name, shape) for name, shape, _ in shapes if name.startswith(("conv", "pool", "fc"))] == [
-        ("conv1", (32, 28, 28)), ("pool1", (32, 14, 14)), ("conv2", (64, 14, 14)),
-        ("pool2", (64, 7, 7)), ("fc1", (128,)), ("fc2", (10,))]
+    assert [
+        (name, shape) for name, shape, _ in shapes if name.startswith(("conv", "pool", "fc"))
+    ] == [
+        ("conv1", (32, 28, 28)),
+        ("pool1", (32, 14, 14)),
+        ("conv2", (64, 14, 14)),
+        ("pool2", (64, 7, 7)),
+        ("fc1", (128,)),
+        ("fc2", (10,)),
+    ]
     assert sum(params for *_, params in shapes) == 421_642
     assert "largest difference" in capsys.readouterr().out
 

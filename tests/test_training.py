@@ -19,7 +19,9 @@ RECORD_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", 
 def synthetic_loaders(batch_size: int = 32, seed: int = 0, augment: bool = False):
     """train (540 images), validation (60) and test (200) loaders over the synthetic MNIST."""
     splits = data.load_mnist(val_fraction=0.1)
-    return data.make_loaders(splits, batch_size=batch_size, augment=augment, seed=seed, eval_batch_size=50)
+    return data.make_loaders(
+        splits, batch_size=batch_size, augment=augment, seed=seed, eval_batch_size=50
+    )
 
 
 def adam_mlp(lr: float = 3e-3, hidden_sizes=(32,), dropout: float = 0.0, batchnorm: bool = False):
@@ -58,7 +60,11 @@ def test_make_scheduler():
     _, optimizer = adam_mlp(lr=0.1)
     assert training.make_scheduler("none", optimizer, 10, 100, 0.1) is None
     step = training.make_scheduler("step", optimizer, num_epochs=9, steps_per_epoch=100, lr=0.1)
-    assert isinstance(step, torch.optim.lr_scheduler.StepLR) and step.step_size == 3 and step.gamma == 0.1
+    assert (
+        isinstance(step, torch.optim.lr_scheduler.StepLR)
+        and step.step_size == 3
+        and step.gamma == 0.1
+    )
     with pytest.raises(CourseError, match="none, step, onecycle"):
         training.make_scheduler("cosine", optimizer, 10, 100, 0.1)
 
@@ -75,14 +81,20 @@ def test_onecycle_does_not_add_momentum_to_plain_sgd():
 
 def test_fit_overfits_a_tiny_batch(synthetic_mnist, capsys):
     splits = data.load_mnist(val_fraction=0.1)
-    tiny = data.Split(splits.train.images[:20].repeat(5, 1, 1), splits.train.labels[:20].repeat(5))  # 20 images x5
+    # 20 images x5
+    tiny = data.Split(splits.train.images[:20].repeat(5, 1, 1), splits.train.labels[:20].repeat(5))
     train_loader = data.BatchLoader(tiny, batch_size=20, shuffle=True)
-    val_loader = data.BatchLoader(data.Split(splits.train.images[:20], splits.train.labels[:20]), batch_size=20)
+    val_loader = data.BatchLoader(
+        data.Split(splits.train.images[:20], splits.train.labels[:20]), batch_size=20
+    )
     devices.seed_everything(0)
     model, optimizer = adam_mlp(lr=3e-3, hidden_sizes=(64,))
     result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=15)
     assert result.history[-1]["train_acc"] == 1.0
-    assert result.best_val_acc == 1.0 and result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert (
+        result.best_val_acc == 1.0
+        and result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    )
     assert not (result.stopped_early or result.diverged or result.interrupted)
 
 
@@ -95,8 +107,10 @@ def test_fit_history_and_one_aligned_line_per_epoch(synthetic_mnist, capsys):
     assert all(set(record) == RECORD_KEYS for record in result.history)
     assert all(0 <= record["val_acc"] <= 1 and record["lr"] == 1e-3 for record in result.history)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
-    pattern = (r"epoch [1-3]/3  train loss \d\.\d{4} acc +\d+\.\d\d%  val loss \d\.\d{4} acc +\d+\.\d\d%"
-               r"  lr 1\.0e-03 +\d+\.\d s")
+    pattern = (
+        r"epoch [1-3]/3  train loss \d\.\d{4} acc +\d+\.\d\d%  val loss \d\.\d{4} acc +\d+\.\d\d%"
+        r"  lr 1\.0e-03 +\d+\.\d s"
+    )
     assert len(lines) == 3 and all(re.match(pattern, line) for line in lines), lines
     assert len({line.index("val loss") for line in lines}) == 1  # columns line up
     assert all(len(line) <= 100 for line in lines)
@@ -114,8 +128,16 @@ def test_fit_ends_with_the_best_weights_and_writes_no_model_file(synthetic_mnist
     def remember(epoch, record):
         best_weights[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
 
-    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=4, resume_path=resume_file,
-                     hyperparameters={"lr": 1e-2}, on_epoch_end=remember)
+    result = run_fit(
+        model,
+        train_loader,
+        val_loader,
+        optimizer,
+        num_epochs=4,
+        resume_path=resume_file,
+        hyperparameters={"lr": 1e-2},
+        on_epoch_end=remember,
+    )
     expected = best_weights[result.best_epoch]
     assert result.best_val_acc == max(record["val_acc"] for record in result.history)
     assert all(torch.equal(model.state_dict()[k], expected[k]) for k in expected)
@@ -131,7 +153,9 @@ def test_early_stopping_when_validation_never_improves(synthetic_mnist, capsys):
     def flat(model, loader, loss_fn, precision):  # validation accuracy that never improves
         return {"loss": 1.0, "accuracy": 0.5}
 
-    result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=10, patience=2, evaluate=flat)
+    result = run_fit(
+        model, train_loader, val_loader, optimizer, num_epochs=10, patience=2, evaluate=flat
+    )
     assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
     assert "early stop" in capsys.readouterr().out
 
@@ -140,7 +164,9 @@ def test_step_schedule_changes_lr_per_epoch_and_onecycle_per_batch(synthetic_mni
     devices.seed_everything(0)
     train_loader, val_loader, _ = synthetic_loaders()
     model, optimizer = adam_mlp(lr=1e-3)
-    scheduler = training.make_scheduler("step", optimizer, num_epochs=3, steps_per_epoch=len(train_loader), lr=1e-3)
+    scheduler = training.make_scheduler(
+        "step", optimizer, num_epochs=3, steps_per_epoch=len(train_loader), lr=1e-3
+    )
     result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3, scheduler=scheduler)
     assert [record["lr"] for record in result.history] == pytest.approx([1e-3, 1e-4, 1e-5])
     model, optimizer = adam_mlp(lr=1e-2)
@@ -165,8 +191,11 @@ def test_nan_guard_stops_at_once_and_keeps_the_good_weights(synthetic_mnist, cap
                      resume_path=paths.model_path("mlp.resume.pt"))
     assert result.diverged and len(result.history) == 1 and result.status == "diverged"
     out = capsys.readouterr().out
-    pattern = (r"training diverged in epoch 2: the loss (became (nan|inf)|exploded to \S+) at batch \d+.*\. "
-               r"The learning rate 1e\+10 is probably too high; try 10x smaller \(--lr 1e\+09\)")
+    pattern = (
+        r"training diverged in epoch 2: the loss (became (nan|inf)|exploded to \S+) "
+        r"at batch \d+.*\. "
+        r"The learning rate 1e\+10 is probably too high; try 10x smaller \(--lr 1e\+09\)"
+    )
     assert re.search(pattern, " ".join(out.split())), out
     assert result.problem and re.search(pattern, result.problem)
     assert all(torch.isfinite(value).all() for value in model.state_dict().values())
@@ -193,7 +222,10 @@ def test_a_loss_far_above_an_untrained_networks_is_divergence(synthetic_mnist, c
     result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=3)
     assert result.diverged and result.best_epoch == 0
     assert re.search(r"the loss (exploded to \S+|became (nan|inf)) at batch \d+", result.problem)
-    assert "The learning rate 1e+06 is probably too high; try 10x smaller (--lr 100000)" in result.problem
+    assert (
+        "The learning rate 1e+06 is probably too high; try 10x smaller (--lr 100000)"
+        in result.problem
+    )
 
 
 def test_chance_accuracy_after_the_first_epoch_is_divergence(synthetic_mnist):
@@ -233,8 +265,16 @@ def test_the_phase3_loop_and_the_engine_give_bit_identical_weights(synthetic_mni
         train_loader, val_loader, _ = synthetic_loaders(batch_size=64, seed=7, augment=True)
         model, optimizer = adam_mlp(lr=5e-3, hidden_sizes=(48,), dropout=0.3, batchnorm=True)
         scheduler = training.make_scheduler("onecycle", optimizer, 2, len(train_loader), lr=5e-3)
-        result = run_fit(model, train_loader, val_loader, optimizer, num_epochs=2, scheduler=scheduler,
-                         train_one_epoch=step, evaluate=evaluate)
+        result = run_fit(
+            model,
+            train_loader,
+            val_loader,
+            optimizer,
+            num_epochs=2,
+            scheduler=scheduler,
+            train_one_epoch=step,
+            evaluate=evaluate,
+        )
         results.append((model.state_dict(), metrics_only(result.history)))
     (lesson_state, lesson_history), (engine_state, engine_history) = results
     assert lesson_history == engine_history
@@ -269,7 +309,8 @@ class InterruptingLoader:
 
 def train_run(name: str, seed: int = 0, resume: bool = False, interrupt: str | None = None,
               precision: devices.Precision = devices.FP32):
-    """3 epochs of an MLP with dropout, augmentation, Adam and OneCycle (every piece of state matters)."""
+    """3 epochs of an MLP with dropout, augmentation, Adam and OneCycle (every piece of state
+    matters)."""
     devices.seed_everything(seed)
     train_loader, val_loader, _ = synthetic_loaders(batch_size=64, seed=seed, augment=True)
     if interrupt == "mid-epoch-2":
@@ -299,10 +340,14 @@ def test_resume_gives_exactly_the_uninterrupted_result(synthetic_mnist, interrup
     assert first.interrupted and len(first.history) == 1
     assert checkpoints.resume_path_for(paths.model_path("b.pt")).exists()
     assert "--resume" in capsys.readouterr().out
-    resumed_model, resumed = train_run("b.pt", seed=123, resume=True)  # other seeds: the file must restore them
+    # other seeds: the file must restore them
+    resumed_model, resumed = train_run("b.pt", seed=123, resume=True)
     assert not resumed.interrupted and len(resumed.history) == 3
     assert metrics_only(resumed.history) == metrics_only(straight.history)
-    assert (resumed.best_epoch, resumed.best_val_acc) == (straight.best_epoch, straight.best_val_acc)
+    assert (resumed.best_epoch, resumed.best_val_acc) == (
+        straight.best_epoch,
+        straight.best_val_acc,
+    )
     straight_state = straight_model.state_dict()
     for key, value in resumed_model.state_dict().items():
         assert torch.equal(value, straight_state[key]), key
@@ -318,10 +363,19 @@ def test_resume_with_different_settings_is_refused(synthetic_mnist):
     train_run("mlp.pt", interrupt="after-epoch-1")
     train_loader, val_loader, _ = synthetic_loaders(batch_size=64)
     model, optimizer = adam_mlp(lr=5e-3, hidden_sizes=(48,), dropout=0.3)
-    changed = r"mlp\.resume\.pt was saved by a different run \(hyperparameters\.lr: saved 0\.005, now 0\.001\)"
+    changed = (r"mlp\.resume\.pt was saved by a different run "
+               r"\(hyperparameters\.lr: saved 0\.005, now 0\.001\)")
     with pytest.raises(CourseError, match=changed):
-        run_fit(model, train_loader, val_loader, optimizer, num_epochs=3,
-                resume_path=paths.model_path("mlp.resume.pt"), resume=True, hyperparameters={"lr": 1e-3})
+        run_fit(
+            model,
+            train_loader,
+            val_loader,
+            optimizer,
+            num_epochs=3,
+            resume_path=paths.model_path("mlp.resume.pt"),
+            resume=True,
+            hyperparameters={"lr": 1e-3},
+        )
 
 
 def test_rng_state_round_trip_through_a_weights_only_file(course_dirs):
