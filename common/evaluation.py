@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from common.data import NUM_CLASSES
+from common.device import FP32, Precision
 from common.errors import CourseError
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -40,20 +41,31 @@ def evaluating(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
-def _batches(model: nn.Module, loader: Batches) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``(images, labels, logits)`` for every batch, on the model's device."""
+def _batches(model: nn.Module, loader: Batches,
+             precision: Precision = FP32) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(images, labels, logits)`` for every batch, on the model's device; logits in float32.
+
+    ``precision`` (common/device.py) sets the memory format of the images and the autocast the
+    forward pass runs under; the logits are turned back to float32 either way.
+    """
     device = model_device(model)
     for images, labels in loader:
-        images, labels = images.to(device), labels.to(device)
-        yield images, labels, model(images)  # logits (B, 10)
+        images, labels = precision.images(images.to(device)), labels.to(device)
+        with precision.autocast():
+            logits = model(images)  # (B, 10)
+        yield images, labels, logits.float()
 
 
-def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None) -> dict[str, float]:
-    """Average loss and accuracy (a fraction in [0, 1]) of ``model`` over every batch of ``loader``."""
+def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None,
+             precision: Precision = FP32) -> dict[str, float]:
+    """Average loss and accuracy (a fraction in [0, 1]) of ``model`` over every batch of ``loader``.
+
+    ``precision``: how the model computes (default: plain fp32); the loss is computed in float32.
+    """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
     with evaluating(model):
-        for _, labels, logits in _batches(model, loader):
+        for _, labels, logits in _batches(model, loader, precision):
             total_loss += float(loss_fn(logits, labels)) * len(labels)  # batch mean -> batch sum
             correct += int((logits.argmax(dim=1) == labels).sum())
             count += len(labels)
@@ -83,11 +95,11 @@ class Predictions:
         return self.probs.max(dim=1).values
 
 
-def collect_predictions(model: nn.Module, loader: Batches) -> Predictions:
-    """Labels, predicted digits and softmax probabilities for every image of ``loader`` (on the CPU)."""
+def collect_predictions(model: nn.Module, loader: Batches, precision: Precision = FP32) -> Predictions:
+    """Labels, predicted digits and softmax probabilities (float32) for every image of ``loader`` (on the CPU)."""
     labels, probs = [], []
     with evaluating(model):
-        for _, batch_labels, logits in _batches(model, loader):
+        for _, batch_labels, logits in _batches(model, loader, precision):
             labels.append(batch_labels.cpu())
             probs.append(torch.softmax(logits, dim=1).cpu())  # softmax only because probabilities are shown
     if not labels:
