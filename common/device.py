@@ -19,7 +19,7 @@ from common.errors import CourseError
 
 
 def pick_device(preferred: str = "auto", quiet: bool = False) -> torch.device:
-    """CUDA, then MPS, then CPU; or exactly ``preferred`` ("cpu", "cuda", "mps"). Prints the choice once.
+    """CUDA, then MPS, then CPU; or exactly ``preferred`` ("cpu", "cuda", "mps"). Printed once.
 
     ``quiet``: print nothing, because :func:`announce` will print the device with its precision.
     """
@@ -31,9 +31,13 @@ def pick_device(preferred: str = "auto", quiet: bool = False) -> torch.device:
         else:
             preferred = "cpu"
     if preferred == "cuda" and not torch.cuda.is_available():
-        raise CourseError("--device cuda was asked for but no CUDA GPU is available; use --device auto")
+        raise CourseError(
+            "--device cuda was asked for but no CUDA GPU is available; use --device auto"
+        )
     if preferred == "mps" and not torch.backends.mps.is_available():
-        raise CourseError("--device mps was asked for but Apple's MPS is not available; use --device auto")
+        raise CourseError(
+            "--device mps was asked for but Apple's MPS is not available; use --device auto"
+        )
     if preferred not in ("cpu", "cuda", "mps"):
         raise CourseError(f"unknown device {preferred!r}; use auto, cpu, cuda or mps")
     device = torch.device(preferred)
@@ -61,7 +65,7 @@ def seed_everything(seed: int) -> None:
 
 
 def configure_threads(num_threads: int | None = None) -> int:
-    """Use one PyTorch thread per physical-ish core; more threads than cores only slow a small net down."""
+    """One PyTorch thread per core (at most 8); more threads than cores slow a small net down."""
     if num_threads is None:
         num_threads = max(1, min(os.cpu_count() or 1, 8))
     torch.set_num_threads(num_threads)
@@ -83,16 +87,17 @@ CPUINFO = "/proc/cpuinfo"
 
 @dataclass(frozen=True)
 class Precision:
-    """How a model computes: ``fp32`` everywhere, or ``bf16``/``fp16`` autocast; ``channels_last`` images.
+    """How a model computes: ``fp32``, or ``bf16``/``fp16`` autocast; ``channels_last`` images.
 
     Weights and checkpoints always stay fp32: autocast only runs the big matrix products in the
-    lower precision. Use it as ``with precision.autocast(): logits = model(precision.images(images))``
+    lower precision. Use it as
+    ``with precision.autocast(): logits = model(precision.images(images))``
     and compute the loss on ``logits.float()``.
     """
 
-    name: str = "fp32"            # "fp32", "bf16" or "fp16" (fp16 only on a CUDA GPU)
-    channels_last: bool = False   # store 4-D tensors as (N, H, W, C) in memory: faster conv kernels
-    reason: str = "the default"   # why it was chosen, for the device line
+    name: str = "fp32"  # "fp32", "bf16" or "fp16" (fp16 only on a CUDA GPU)
+    channels_last: bool = False  # store 4-D tensors as (N, H, W, C) in memory: faster conv kernels
+    reason: str = "the default"  # why it was chosen, for the device line
     device_type: str = "cpu"
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -123,8 +128,12 @@ class Precision:
         return LABELS[self.name] + (" + channels_last" if self.channels_last else "")
 
     def describe(self) -> str:
-        """'fp32 + channels_last (this CPU has no native bfloat16)' or 'bfloat16 + channels_last on AMX'."""
-        return f"{self.label} {self.reason}" if self.reason.startswith("on ") else f"{self.label} ({self.reason})"
+        """'fp32 + channels_last (this CPU has no native bfloat16)', 'bfloat16 on AMX'."""
+        return (
+            f"{self.label} {self.reason}"
+            if self.reason.startswith("on ")
+            else f"{self.label} ({self.reason})"
+        )
 
 
 FP32 = Precision()
@@ -136,7 +145,7 @@ def is_convolutional(model: nn.Module) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def _cpu_flags() -> frozenset[str] | None:
-    """The CPU's feature flags from Linux's /proc/cpuinfo; None where there is none (macOS, Windows)."""
+    """The CPU's feature flags from Linux's /proc/cpuinfo; None without it (macOS, Windows)."""
     try:
         with open(CPUINFO, encoding="utf-8") as handle:
             line = next((line for line in handle if line.startswith(("flags", "Features"))), "")
@@ -176,24 +185,34 @@ def cpu_native_bf16() -> tuple[bool, str]:
 
 
 def _bf16_slow_warning() -> str:
-    return (f"warning: this CPU has no native bfloat16, so bf16 is slow (measured {BF16_SLOWDOWN_WITHOUT_NATIVE:.1f}x "
-            "slower than fp32)")
+    return (
+        "warning: this CPU has no native bfloat16, so bf16 is slow "
+        f"(measured {BF16_SLOWDOWN_WITHOUT_NATIVE:.1f}x "
+        "slower than fp32)"
+    )
 
 
 def _choose_on_gpu(requested: str, device: torch.device, conv: bool) -> Precision:
     """CUDA: bf16 where the GPU supports it (fp16 when asked); MPS: fp32."""
     if device.type == "mps":
         if requested in ("bf16", "fp16"):
-            raise CourseError(f"--precision {requested} is not offered on Apple's MPS; use --precision fp32 or auto")
+            raise CourseError(
+                f"--precision {requested} is not offered on Apple's MPS; "
+                "use --precision fp32 or auto"
+            )
         return Precision("fp32", False, "Apple GPU", "mps")
     if requested == "fp32":
         return Precision("fp32", False, "asked for", "cuda")
     if requested == "fp16":
         return Precision("fp16", conv, "asked for", "cuda")
     if torch.cuda.is_bf16_supported():
-        return Precision("bf16", conv, "on this GPU" if requested == "auto" else "asked for", "cuda")
+        return Precision(
+            "bf16", conv, "on this GPU" if requested == "auto" else "asked for", "cuda"
+        )
     if requested == "bf16":
-        raise CourseError("--precision bf16: this GPU does not support bfloat16; use --precision fp16 or auto")
+        raise CourseError(
+            "--precision bf16: this GPU does not support bfloat16; use --precision fp16 or auto"
+        )
     return Precision("fp32", False, "this GPU has no bfloat16", "cuda")
 
 
@@ -214,9 +233,13 @@ def choose_precision(requested: str, device: torch.device | str, model: nn.Modul
     if device.type != "cpu":
         return _choose_on_gpu(requested, device, conv)
     if requested == "fp16":
-        raise CourseError("--precision fp16 runs only on a CUDA GPU (CPUs have no fast float16); "
-                          "use --precision auto")
-    if requested == "fp32":  # plain PyTorch defaults: the baseline the faster choices are measured against
+        raise CourseError(
+            "--precision fp16 runs only on a CUDA GPU (CPUs have no fast float16); "
+            "use --precision auto"
+        )
+    if (
+        requested == "fp32"
+    ):  # plain PyTorch defaults: the baseline the faster choices are measured against
         return Precision("fp32", False, "asked for", "cpu")
     native, why = cpu_native_bf16()
     if requested == "bf16":
@@ -230,11 +253,12 @@ def choose_precision(requested: str, device: torch.device | str, model: nn.Modul
 
 def device_line(device: torch.device | str, precision: Precision | None = None) -> str:
     """'device: cpu (2 threads), fp32 + channels_last (this CPU has no native bfloat16)'."""
-    device = torch.device(device)
+    device, threads = torch.device(device), torch.get_num_threads()
+    where = device.type  # mps
     if device.type == "cuda":
         where = f"cuda ({torch.cuda.get_device_name(device)})"
-    else:
-        where = f"{device.type} ({torch.get_num_threads()} threads)" if device.type == "cpu" else device.type
+    elif device.type == "cpu":
+        where = f"cpu ({threads} thread{'s' * (threads != 1)})"
     return f"device: {where}" + (f", {precision.describe()}" if precision is not None else "")
 
 

@@ -16,7 +16,9 @@ from common.errors import CourseError
 @pytest.fixture
 def native_bf16(monkeypatch):
     """A CPU with AMX that PyTorch can use."""
-    monkeypatch.setattr(device, "_cpu_flags", lambda: frozenset({"avx2", "amx_bf16", "avx512_bf16"}))
+    monkeypatch.setattr(
+        device, "_cpu_flags", lambda: frozenset({"avx2", "amx_bf16", "avx512_bf16"})
+    )
     monkeypatch.setattr(device, "_torch_bf16_check", lambda: True)
 
 
@@ -40,7 +42,10 @@ def test_auto_without_native_bf16_is_fp32_channels_last(no_native_bf16, capsys):
     assert (precision.name, precision.channels_last) == ("fp32", True)
     line = device.device_line("cpu", precision)
     threads = torch.get_num_threads()
-    assert line == f"device: cpu ({threads} threads), fp32 + channels_last (this CPU has no native bfloat16)"
+    assert (
+        line == f"device: cpu ({threads} thread{'s' * (threads != 1)}), "
+        "fp32 + channels_last (this CPU has no native bfloat16)"
+    )
     assert capsys.readouterr().out == ""  # auto never warns
 
 
@@ -123,7 +128,9 @@ def test_channels_last_gives_the_same_logits_as_contiguous():
     images = torch.randn(8, 1, 28, 28)
     with torch.inference_mode():
         plain = model(images)
-        fast = device.Precision("fp32", True).prepare(model)(images.contiguous(memory_format=torch.channels_last))
+        fast = device.Precision("fp32", True).prepare(model)(
+            images.contiguous(memory_format=torch.channels_last)
+        )
     torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
 
 
@@ -133,8 +140,12 @@ def _trained_tiny_model_and_batches():
     labels = torch.arange(128) % 2
     images = torch.randn(128, 1, 28, 28)
     images[labels == 1, :, :14] += 0.5  # class 1: a brighter top half
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, kernel_size=4, stride=4), torch.nn.ReLU(),  # (B, 4, 7, 7)
-                                torch.nn.Flatten(), torch.nn.Linear(4 * 7 * 7, 2))  # (B, 2) logits
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, kernel_size=4, stride=4),
+        torch.nn.ReLU(),  # (B, 4, 7, 7)
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 7 * 7, 2),
+    )  # (B, 2) logits
     optimizer = torch.optim.Adam(model.parameters(), 1e-2)
     for _ in range(40):
         optimizer.zero_grad()
@@ -151,6 +162,36 @@ def test_evaluate_under_a_precision_matches_fp32():
         other = evaluation.evaluate(model, batches, precision=precision)
         assert abs(other["accuracy"] - plain["accuracy"]) <= 2 / 128  # at most two images differ
         assert other["loss"] == pytest.approx(plain["loss"], rel=0.05, abs=0.02)
-    predictions = evaluation.collect_predictions(model, batches, precision=device.Precision("bf16", True))
+    predictions = evaluation.collect_predictions(
+        model, batches, precision=device.Precision("bf16", True)
+    )
     assert predictions.probs.dtype == torch.float32
     assert torch.allclose(predictions.probs.sum(dim=1), torch.ones(128), atol=1e-5)
+
+
+def test_speedrun_main_on_synthetic_data(synthetic_mnist, capsys):
+    from common.cli import load_script
+
+    speedrun = load_script("07_speedrun.py")
+    report = speedrun.main(
+        ladder_images=128, warmup_batches=0, batch_size=128, num_epochs=1, seeds=(0, 1)
+    )
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    measured = [row for row in report["rows"] if row["recipe"] is not None]
+    assert len(report["rows"]) == 8 and len(measured) >= 7  # bf16 is skipped where the CPU lacks it
+    assert all(row["seconds_per_epoch"] > 0 and 0 <= row["val_acc"] <= 1 for row in measured)
+    assert "finding: the biggest single win was" in out and "tutorial recipe" in out
+    assert len(report["final"]) == 2 and 0 <= report["test_acc"] <= 1
+    assert all(path.is_file() for path in report["files"])
+
+
+def test_bench_vs_reference_code_paths_on_synthetic_data(synthetic_mnist, capsys):
+    from benchmarks import bench_vs_reference as bench
+
+    report = bench.main(fast=True, train_images=128, fresh_processes=False)
+    assert [row["recipe"] for row in report["results"]] == list(bench.RECIPES)
+    assert all(row["peak_mb"] > 0 and row["epochs"] >= 1 for row in report["results"])
+    assert report["table"][3].startswith("| recipe |") and len(report["table"]) == 5 + len(bench.RECIPES)
+    assert report["results"][0]["epochs"] <= bench.FAST_REFERENCE_EPOCHS
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
