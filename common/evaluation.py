@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from common.data import NUM_CLASSES
+from common.device import FP32, Precision
 from common.errors import CourseError
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -40,23 +41,29 @@ def evaluating(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
-def _batches(model: nn.Module, loader: Batches, precision=None
-             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``(images, labels, logits)`` for every batch, on the model's device (logits in float32)."""
+def _batches(
+    model: nn.Module, loader: Batches, precision: Precision = FP32
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(images, labels, logits)`` for every batch, on the model's device; logits in float32.
+
+    ``precision`` (common/device.py) sets the memory format of the images and the autocast the
+    forward pass runs under; the logits are turned back to float32 either way.
+    """
     device = model_device(model)
     for images, labels in loader:
-        images, labels = images.to(device), labels.to(device)
-        if precision is None:
-            yield images, labels, model(images)  # logits (B, 10)
-            continue
+        images, labels = precision.images(images.to(device)), labels.to(device)
         with precision.autocast():
-            logits = model(precision.images(images))
+            logits = model(images)  # (B, 10)
         yield images, labels, logits.float()
 
 
-def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None,
-             precision=None) -> dict[str, float]:
-    """Average loss and accuracy (a fraction in [0, 1]) of ``model`` over every batch of ``loader``."""
+def evaluate(
+    model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None, precision: Precision = FP32
+) -> dict[str, float]:
+    """Average loss and accuracy (a fraction in [0, 1]) of ``model`` over every batch of ``loader``.
+
+    ``precision``: how the model computes (default: plain fp32); the loss is computed in float32.
+    """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
     with evaluating(model):
@@ -71,7 +78,7 @@ def evaluate(model: nn.Module, loader: Batches, loss_fn: nn.Module | None = None
 
 @dataclass
 class Predictions:
-    """What a model said about every image of a set (Phase 6): true labels, guesses, probabilities."""
+    """What a model said about every image of a set (Phase 6): labels, guesses, probabilities."""
 
     labels: torch.Tensor  # (N,) int64
     preds: torch.Tensor  # (N,) int64, the most probable digit
@@ -90,29 +97,39 @@ class Predictions:
         return self.probs.max(dim=1).values
 
 
-def collect_predictions(model: nn.Module, loader: Batches) -> Predictions:
-    """Labels, predicted digits and softmax probabilities for every image of ``loader`` (on the CPU)."""
+def collect_predictions(
+    model: nn.Module, loader: Batches, precision: Precision = FP32
+) -> Predictions:
+    """Labels, predicted digits, float32 softmax probabilities of every image (on the CPU)."""
     labels, probs = [], []
     with evaluating(model):
-        for _, batch_labels, logits in _batches(model, loader):
+        for _, batch_labels, logits in _batches(model, loader, precision):
             labels.append(batch_labels.cpu())
-            probs.append(torch.softmax(logits, dim=1).cpu())  # softmax only because probabilities are shown
+            probs.append(
+                torch.softmax(logits, dim=1).cpu()
+            )  # softmax only because probabilities are shown
     if not labels:
         raise CourseError("cannot collect predictions from an empty set of images")
     probs_all = torch.cat(probs)  # (N, 10)
     return Predictions(labels=torch.cat(labels), preds=probs_all.argmax(dim=1), probs=probs_all)
 
 
-def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+def confusion_matrix(
+    labels: torch.Tensor, preds: torch.Tensor, num_classes: int = NUM_CLASSES
+) -> torch.Tensor:
     """(num_classes, num_classes) counts: row = true digit, column = predicted digit."""
     labels, preds = torch.as_tensor(labels).long().cpu(), torch.as_tensor(preds).long().cpu()
     if labels.shape != preds.shape:
-        raise ValueError(f"labels {tuple(labels.shape)} and preds {tuple(preds.shape)} differ in shape")
+        raise ValueError(
+            f"labels {tuple(labels.shape)} and preds {tuple(preds.shape)} differ in shape"
+        )
     pair_codes = labels * num_classes + preds  # one number per (true, predicted) pair
-    return torch.bincount(pair_codes, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    return torch.bincount(pair_codes, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes
+    )
 
 
 def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
-    """(num_classes,) share of each true digit predicted correctly; nan for a digit with no images."""
+    """(num_classes,) share of each true digit predicted correctly; nan for a digit never seen."""
     cm = cm.double()
     return (cm.diagonal() / cm.sum(dim=1)).float()

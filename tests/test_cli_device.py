@@ -63,6 +63,19 @@ def test_pick_device_cpu_and_errors():
             device.pick_device("cuda")
 
 
+def test_pick_device_prints_the_device_line_once_unless_quiet(capsys):
+    device._announce.cache_clear()
+    device.pick_device("cpu", quiet=True)
+    assert capsys.readouterr().out == ""
+    device.pick_device("cpu")
+    device.pick_device("cpu")
+    assert capsys.readouterr().out == device.device_line("cpu") + "\n"
+    precision = device.Precision("fp32", True, "this CPU has no native bfloat16")
+    line = device.announce("cpu", precision)
+    assert capsys.readouterr().out == line + "\n"
+    assert line.endswith(", fp32 + channels_last (this CPU has no native bfloat16)")
+
+
 def test_seed_everything_repeats_random_draws():
     device.seed_everything(7)
     first = (random.random(), torch.rand(3))
