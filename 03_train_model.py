@@ -113,6 +113,7 @@ def train_mlp(splits: data.MnistSplits, device, settings: Settings, resume: bool
         splits, settings.batch_size, augment=settings.augment, device=device, seed=settings.seed)
     model = models.MLP(settings.hidden_sizes, settings.dropout, settings.batchnorm).to(device)
     precision = devices.choose_precision(settings.precision, device, model)
+    devices.announce(device, precision)  # "device: cpu (2 threads), fp32 + channels_last (...)"
     model = precision.prepare(model)
     optimizer = training.make_optimizer(settings.optimizer_name, model.parameters(), settings.lr,
                                         settings.weight_decay)
@@ -221,7 +222,7 @@ def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, dropout: float = DROPOUT,
 
     # --- data ---
     splits = data.load_mnist(seed=seed)
-    device = devices.pick_device(device)
+    device = devices.pick_device(device, quiet=True)  # printed with its precision when training
     if lr_sweep:
         return sweep_learning_rates(splits, device, settings)
     if ablation:

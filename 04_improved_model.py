@@ -148,6 +148,7 @@ def train(splits, device, settings: Settings, resume: bool = False):
         splits, settings.batch_size, augment=settings.augment, device=device, seed=settings.seed)
     model = build(settings, device)
     precision = devices.choose_precision(settings.precision, device, model)
+    devices.announce(device, precision)  # "device: cpu (2 threads), fp32 + channels_last (...)"
     model = precision.prepare(model)
     optimizer = training.make_optimizer(settings.optimizer_name, model.parameters(), settings.lr)
     scheduler = training.make_scheduler(settings.scheduler_name, optimizer, settings.num_epochs,
@@ -337,7 +338,7 @@ def main(arch: str = ARCH, dropout: float = DROPOUT, optimizer_name: str = OPTIM
     # --- data ---
     splits = data.load_mnist(seed=seed)
     check(0 <= example_index < len(splits.val), f"--example-index must be 0..{len(splits.val) - 1}")
-    device = devices.pick_device(device)
+    device = devices.pick_device(device, quiet=True)  # printed with its precision when training
     if ladder:
         return climb_ladder(splits, device, settings)
     digit = data.normalize(splits.val.images[example_index : example_index + 1]).to(device)

@@ -262,8 +262,13 @@ def device_line(device: torch.device | str, precision: Precision | None = None) 
     return f"device: {where}" + (f", {precision.describe()}" if precision is not None else "")
 
 
+_ANNOUNCED: set[str] = set()  # lines already printed: a sweep or a ladder says it once
+
+
 def announce(device: torch.device | str, precision: Precision) -> str:
-    """Print the device line with the precision that was chosen and why; returns it."""
+    """Print the device line with the precision that was chosen and why (once); returns it."""
     line = device_line(device, precision)
-    print(line)
+    if line not in _ANNOUNCED:
+        _ANNOUNCED.add(line)
+        print(line)
     return line
