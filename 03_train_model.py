@@ -14,8 +14,8 @@ Run:     python 03_train_model.py                              (Phase 3, the def
          python 03_train_model.py --ablation                   (Phase 4: one idea at a time)
          python 03_train_model.py --hidden-sizes 256 128 --dropout 0.2 --epochs 15
          Ctrl-C stops cleanly; add --resume to the same command to continue where it stopped.
-Expect:  about 97.8% test accuracy with the defaults, in about 15 s on a 2-core CPU;
-         --ablation about 2 minutes.
+Expect:  about 97.8% test accuracy with the defaults, in about 20 s on a 2-core CPU;
+         --ablation about 2.5 minutes.
 Writes:  models/runs/<date-time>_03_<what>.pt and its curves (every run), models/mlp.pt (your best
          MLP on validation), visualizations/03_training_curves.png, a row in models/results.csv
 """

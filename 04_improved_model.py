@@ -13,7 +13,7 @@ Run:     python 04_improved_model.py                  (the plan's CNN)
          python 04_improved_model.py --augment        (random rotations/shears/scales, more epochs)
          python 04_improved_model.py --arch lenet     (a 21,840-parameter LeNet-style net)
          python 04_improved_model.py --ladder         (MLP -> CNNs -> an ensemble, one idea a rung)
-Expect:  about 99.2% test accuracy in about 70 s on a 2-core CPU; --ladder about 9 minutes, its
+Expect:  about 99.2% test accuracy in about 80 s on a 2-core CPU; --ladder about 7 minutes, its
          ensemble at least 99.5%.
 Writes:  models/runs/<date-time>_04_<what>.pt (every run), models/cnn.pt (or lenet.pt: your best
          on validation), visualizations/04_*.png, a row per run in models/results.csv

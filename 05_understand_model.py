@@ -15,7 +15,7 @@ New since Phase 5: nothing is trained. Forward hooks (common/activations.py), in
 Run:     python 05_understand_model.py          (all flags: python 05_understand_model.py --help)
 Expect:  CNN ~99.2% vs MLP ~97.8%; the most confused pairs of YOUR models (printed); FGSM
          breaks the MLP far more than the CNN; pixel noise hurts the CNN more than the MLP (the
-         script measures why); about 40 s on a 2-core CPU.
+         script measures why); about 35 s on a 2-core CPU.
 Writes:  visualizations/05_*.png (confusion matrices, galleries, filters, feature maps,
          saliency, FGSM, robustness, calibration)
 """

@@ -18,7 +18,7 @@ Run:     python 06_watch_network.py          (all flags: python 06_watch_network
          python 03_train_model.py --hidden-sizes 128 64   first: the 784-128-64-10 net it expects
          python 06_watch_network.py --checkpoint models/cnn.pt   (a CNN: its strongest channels)
 Expect:  about 97-98% of the digits right (30 random digits: usually all or all but one); the
-         30-digit GIF takes about 25 s on a 2-core CPU.
+         30-digit GIF takes about 15 s on a 2-core CPU.
 Writes:  visualizations/06_network_dashboard.png and visualizations/06_network_dashboard.gif
          (unless a live window was asked for with --show and could open)
 """
