@@ -27,8 +27,8 @@ def trained_checkpoints(tmp_path_factory):
         torch.manual_seed(0)
         optimizer = training.make_optimizer("adam", model.parameters(), 1e-3)
         result = training.fit(model, data.BatchLoader(train, 64, shuffle=True),
-                              data.BatchLoader(val, 60),
-                              optimizer=optimizer, num_epochs=1)
+                              data.BatchLoader(val, 60), optimizer,
+                              training.FitOptions(num_epochs=1))
         checkpoints.save_checkpoint(folder / f"{model.name}.pt", model, hyperparameters={},
                                     metrics={"val_acc": result.best_val_acc})
     return folder

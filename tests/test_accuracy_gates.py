@@ -27,14 +27,8 @@ def train_and_test(name: str, batch_size: int, num_epochs: int, lr: float, sched
     model = models.build_model(name, **model_kwargs)
     optimizer = training.make_optimizer("adam", model.parameters(), lr=lr)
     schedule = training.make_scheduler(scheduler, optimizer, num_epochs, len(train_loader), lr=lr)
-    result = training.fit(
-        model,
-        train_loader,
-        val_loader,
-        optimizer=optimizer,
-        num_epochs=num_epochs,
-        scheduler=schedule,
-    )
+    options = training.FitOptions(num_epochs=num_epochs, scheduler=schedule)
+    result = training.fit(model, train_loader, val_loader, optimizer, options)
     assert not (result.diverged or result.interrupted)
     scores = {
         "val_acc": result.best_val_acc,

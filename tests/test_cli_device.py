@@ -23,9 +23,26 @@ def test_defaults_come_from_the_signature():
 
 
 def test_flags_aliases_tuples_and_booleans():
-    got = cli.run_main(example_main, ["--epochs", "2", "--lr", "0.1", "--hidden-sizes", "256", "128",
-                                      "--augment", "--optimizer", "sgd", "--limit", "50"])
-    assert got == dict(num_epochs=2, lr=0.1, hidden_sizes=(256, 128), augment=True, optimizer="sgd", limit=50)
+    got = cli.run_main(
+        example_main,
+        [
+            "--epochs",
+            "2",
+            "--lr",
+            "0.1",
+            "--hidden-sizes",
+            "256",
+            "128",
+            "--augment",
+            "--optimizer",
+            "sgd",
+            "--limit",
+            "50",
+        ],
+    )
+    assert got == dict(
+        num_epochs=2, lr=0.1, hidden_sizes=(256, 128), augment=True, optimizer="sgd", limit=50
+    )
     assert cli.run_main(example_main, ["--num-epochs", "4", "--no-augment"])["num_epochs"] == 4
 
 
@@ -94,7 +111,13 @@ def test_configure_threads_is_sensible():
 
 
 def test_changed_settings_lists_only_what_differs():
-    values = {"num_epochs": 3, "lr": 0.01, "hidden_sizes": [256, 128], "augment": False, "unknown": 1}
+    values = {
+        "num_epochs": 3,
+        "lr": 0.01,
+        "hidden_sizes": [256, 128],
+        "augment": False,
+        "unknown": 1,
+    }
     assert cli.changed_settings(example_main, values) == {"lr": 0.01, "hidden_sizes": (256, 128)}
 
 
@@ -108,4 +131,6 @@ def test_help_of_every_script_shows_the_constants_comments(capsys):
             cli.run_main(main, ["--help"])
         assert "usage:" in capsys.readouterr().out, name
     comments = cli.constant_comments(cli.load_script("03_train_model.py").main)
-    assert comments["lr"].startswith("try 1e-4..1e-1") and comments["num_epochs"].startswith("try 1..30")
+    assert comments["lr"].startswith("try 1e-4..1e-1") and comments["num_epochs"].startswith(
+        "try 1..30"
+    )

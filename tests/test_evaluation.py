@@ -25,13 +25,18 @@ def batches_with_scores(scores: torch.Tensor, labels: torch.Tensor, batch_size: 
     """(images, labels) batches whose first 10 pixels are ``scores`` (N, 10)."""
     images = torch.zeros(len(labels), 1, 28, 28)
     images.view(len(labels), -1)[:, :10] = scores
-    return [(images[i : i + batch_size], labels[i : i + batch_size]) for i in range(0, len(labels), batch_size)]
+    return [
+        (images[i : i + batch_size], labels[i : i + batch_size])
+        for i in range(0, len(labels), batch_size)
+    ]
 
 
 def test_evaluate_matches_full_batch_cross_entropy_with_uneven_batches():
     torch.manual_seed(0)
     scores, labels = torch.randn(23, 10), torch.randint(0, 10, (23,))
-    result = evaluation.evaluate(pixel_reader(), batches_with_scores(scores, labels, batch_size=5))  # 5,5,5,5,3
+    result = evaluation.evaluate(
+        pixel_reader(), batches_with_scores(scores, labels, batch_size=5)
+    )  # 5,5,5,5,3
     assert result["loss"] == pytest.approx(float(F.cross_entropy(scores, labels)), rel=1e-5)
     assert result["accuracy"] == pytest.approx(float((scores.argmax(1) == labels).float().mean()))
 
@@ -40,7 +45,10 @@ def test_evaluate_uses_eval_and_inference_mode_then_restores_the_mode():
     model = models.MLP((16,), dropout=0.5)
     seen = []
     model.layers.fc1.register_forward_hook(
-        lambda module, inputs, output: seen.append((module.training, torch.is_inference_mode_enabled())))
+        lambda module, inputs, output: seen.append(
+            (module.training, torch.is_inference_mode_enabled())
+        )
+    )
     loader = [(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))]
     model.train()
     first = evaluation.evaluate(model, loader)
@@ -59,7 +67,9 @@ def test_evaluate_with_a_batch_loader(synthetic_mnist):
     result = evaluation.evaluate(models.MLP(), val_loader)
     assert val_loader.num_samples == 60
     assert 0.0 <= result["accuracy"] <= 1.0 and math.isfinite(result["loss"])
-    assert result["accuracy"] * 60 == pytest.approx(round(result["accuracy"] * 60))  # a whole number correct
+    assert result["accuracy"] * 60 == pytest.approx(
+        round(result["accuracy"] * 60)
+    )  # a whole number correct
 
 
 def test_empty_loader_is_a_course_error():
@@ -70,7 +80,9 @@ def test_empty_loader_is_a_course_error():
 def test_collect_predictions():
     torch.manual_seed(1)
     scores, labels = torch.randn(12, 10), torch.randint(0, 10, (12,))
-    predictions = evaluation.collect_predictions(pixel_reader(), batches_with_scores(scores, labels, batch_size=5))
+    predictions = evaluation.collect_predictions(
+        pixel_reader(), batches_with_scores(scores, labels, batch_size=5)
+    )
     assert len(predictions) == 12
     assert torch.equal(predictions.labels, labels)
     assert torch.equal(predictions.preds, scores.argmax(1))
@@ -91,7 +103,9 @@ def test_confusion_matrix_rows_are_true_labels():
 
 
 def test_per_class_accuracy_and_a_class_without_images():
-    cm = evaluation.confusion_matrix(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 2, 0]), 4)
+    cm = evaluation.confusion_matrix(
+        torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 2, 0]), 4
+    )
     accuracy = evaluation.per_class_accuracy(cm)
     torch.testing.assert_close(accuracy[:3], torch.tensor([0.5, 1.0, 2 / 3]))
     assert math.isnan(accuracy[3])

@@ -25,6 +25,7 @@ COURSE_SCRIPTS = {
     "04_improved_model.py",
     "05_understand_model.py",
     "06_watch_network.py",
+    "07_speedrun.py",
     "predict.py",
 }
 # The artifact names of contracts.md; globs stand for families of files.
@@ -43,6 +44,11 @@ KNOWN_OUTPUTS = {
     "02_untrained_prediction.png",
     "03_training_curves.png",
     "03_lr_sweep.png",
+    "03_ablation.png",
+    "04_ladder.png",
+    "04_ensemble_mistakes.png",
+    "07_speedrun.png",
+    "exercises.json",
     "03b_*.png",
     "04_training_curves.png",
     "04_mlp_vs_cnn.png",
