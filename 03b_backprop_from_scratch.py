@@ -1,23 +1,21 @@
-"""Phase 3b (bonus, between Phases 3 and 4): Backpropagation from scratch in NumPy, checked against autograd.
+"""Phase 3b (bonus, between Phases 3 and 4): backpropagation from scratch in NumPy.
 
-What you will see: first a gradient check: the gradients written by hand agree with PyTorch's
-    autograd to about 1e-16 and with finite differences to about 1e-9. Then a network with no
-    PyTorch inside trains epoch by epoch to about 97.7% test accuracy. Three experiments follow,
-    each a table and a picture: architectures, learning rates, noisy inputs. Last, the same
-    network in PyTorch, started from the very same weights, side by side with the NumPy one.
+What you will see: a gradient check (this file's hand-written gradients agree with autograd to
+    about 1e-16, with finite differences to about 1e-9); a network with no PyTorch inside
+    training to about 97.7% test accuracy; three experiments (architectures, learning rates,
+    noisy inputs); the same network in PyTorch, from the very same weights, side by side.
 What you will learn: what loss.backward() computes in Phase 3. The chain rule is four lines of
-    matrix algebra (delta = y_hat - y;  delta = W^T delta * ReLU'(z);  dW = delta a^T;  db = delta).
-    You will also see why He initialization, why softmax subtracts the maximum, what momentum
-    does, and how to prove a gradient right.
-New since Phase 3: nothing is done for you. common/scratch.py writes the forward pass, the backward
-    pass and the update with NumPy matrix products, one line per equation of the plan's math section.
+    matrix algebra, written out below next to the code that runs them. You will also see why
+    He initialization, why softmax subtracts the maximum, what momentum does, how to prove a
+    gradient right, and how too large a learning rate can kill ReLU units for good.
+New since Phase 3: nothing is done for you. This file writes the forward pass, the backward
+    pass and the update with NumPy matrix products, one line per equation. The page
+    docs/backprop_math.md works the same equations once with real numbers: those --explain prints.
 Run:     python 03b_backprop_from_scratch.py                    (everything)
-         python 03b_backprop_from_scratch.py --no-experiments   (check + one network + its PyTorch twin)
-         python 03b_backprop_from_scratch.py --hidden-sizes 256 128 --lr 0.01 --epochs 10
-         (the PyTorch twin runs on the CPU so the seconds compare fairly; --device auto uses a GPU)
-Expect:  "gradient check passed", about 97.7% test accuracy (97.5-97.9% across seeds), about 40 s in
-         all on a 2-core CPU (about 70 s while other programs keep it busy); the NumPy network itself
-         trains in about 5-10 s.
+         python 03b_backprop_from_scratch.py --explain          (every number of a tiny network)
+         python 03b_backprop_from_scratch.py --no-experiments   (check, one network, PyTorch twin)
+Expect:  "gradient check passed", about 97.7% test accuracy (97.5-97.9% across seeds); about 25 s
+         on a 2-core CPU in all, of which the NumPy network's own training is about 10 s.
 Writes:  models/scratch_mlp.npz, visualizations/03b_training_curves.png, 03b_architectures.png,
          03b_learning_rates.png, 03b_noise_robustness.png, rows in models/results.csv
 """
@@ -25,34 +23,32 @@ Writes:  models/scratch_mlp.npz, visualizations/03b_training_curves.png, 03b_arc
 import os
 
 if __name__ == "__main__":
-    # One CPU thread for NumPy's matrix products (BLAS). This network's matrices are small: a second
-    # thread saves little on an idle CPU, but when anything else is busy the threads wait for each
-    # other and an epoch takes 5-20x longer. Set before NumPy loads; OPENBLAS_NUM_THREADS=2 overrides.
+    # One CPU thread for NumPy's matrix products: these are small, and on a busy CPU two threads
+    # wait for each other (5-20x slower). Set before NumPy loads; OPENBLAS_NUM_THREADS=2 overrides.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import math  # noqa: E402
+import textwrap  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from common import checkpoints, data, evaluation, ledger, models, paths, plots, progress  # noqa: E402
-from common import runs, scratch, training  # noqa: E402
-from common import device as devices  # noqa: E402
+from common import data, plots, progress, runs, scratch, training  # noqa: E402
+from common import scratch_experiments as experiment  # noqa: E402
 from common.cli import check, run_main  # noqa: E402
 from common.errors import CourseError  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------
 HIDDEN_SIZES = (128,)  # try (64,), (256,), (128, 64), (256, 128); any number of hidden ReLU layers
 INIT = "he"            # he or xavier; he is made for ReLU (try xavier with 5+ layers and compare)
-LEARNING_RATE = 0.02   # try 0.001..0.5; momentum makes the real step ~10x larger, so 0.1+ gets unstable
+LEARNING_RATE = 0.02   # try 0.001..0.5; with momentum 0.9 the real step is ~10x larger
 MOMENTUM = 0.9         # try 0.0..0.95; 0 is plain SGD (then try a 10x larger lr)
 BATCH_SIZE = 64        # try 16..512; smaller -> more, noisier updates per epoch
 NUM_EPOCHS = 8         # try 1..30; 3 epochs already pass 96.5%
+EXPLAIN = False        # --explain prints every number of backprop on a 3-2-2 network, then stops
 EXPERIMENTS = True     # --no-experiments skips the three experiments (a quicker run)
-EXPERIMENT_SAMPLES = 20_000  # training images per experiment run (of 54,000): keeps the 9 runs quick
+EXPERIMENT_SAMPLES = 20_000  # training images per experiment run (of 54,000): keeps 9 runs quick
 EXPERIMENT_EPOCHS = 4  # epochs per experiment run
 ARCHITECTURES = ("64", "128", "128-64", "256-128")  # hidden sizes to compare; "-" separates layers
 LR_SWEEP = (0.001, 0.005, 0.02, 0.1, 0.5)  # learning rates to compare (each with MOMENTUM)
@@ -61,286 +57,339 @@ COMPARE_TORCH = True   # --no-compare-torch skips the PyTorch twin at the end
 SEED = 0               # any integer; the same seed gives the same result
 # ----------------------------------------------------------------------------------------------
 
-SCRIPT = "03b_backprop_from_scratch.py"
-MODEL_FILE = "scratch_mlp.npz"
-SMOOTH_BATCHES = 25  # the learning-rate plot averages the training loss over this many batches
-CHANCE_LOSS = math.log(data.NUM_CLASSES)  # ln 10 = 2.30: the loss of a uniform guess over 10 digits
+INPUT_SIZE = data.IMAGE_SIZE * data.IMAGE_SIZE  # 784 pixels per flattened image
+CHECK_SIZES = (20, 16, 8, 10)  # the gradient check: 20 inputs -> 16 -> 8 -> 10 classes, float64
+CHECK_BATCH = 8  # images in the gradient check's batch
+EXPLAIN_SIZES = (3, 2, 2)  # --explain: 3 inputs -> 2 hidden ReLU units -> 2 classes
+EXPLAIN_BATCH = 2  # --explain: two images, so the mean over the batch shows
+EXPLAIN_DECIMALS = 1  # --explain rounds inputs and weights to 1 decimal: easy to redo by hand
+
+# The notation (rows are images, as in PyTorch; B = images in the batch; L = the last layer):
+#   forward    z_l = a_{l-1} W_l^T + b_l       a_l = ReLU(z_l)       a_0 = x (the pixels)
+#              p = softmax(z_L)                loss = mean over the batch of -log p[correct digit]
+#   backward   (1)  delta_L  = p - onehot(y)                                    (B, 10)
+#              (2)  delta_l  = (delta_{l+1} W_{l+1}) * ReLU'(z_l)               (B, n_l)
+#              (3)  dL/dW_l  = delta_l^T a_{l-1} / B                            (n_l, n_{l-1})
+#              (4)  dL/db_l  = (sum of the rows of delta_l) / B                 (n_l,)
+#   delta_l is d(loss of one image)/dz_l, * multiplies element by element, ReLU'(z) is 1 where
+#   z > 0 and 0 elsewhere, and W_l is (n_l, n_{l-1}) = (out, in), like torch.nn.Linear.weight.
 
 
-def print_gradient_check(seed: int) -> scratch.GradientCheck:
-    """Is backprop right? Compare the hand-written gradients with autograd and with finite differences."""
-    result = scratch.gradient_check(seed=seed)
-    sizes = "-".join(str(size) for size in result.layer_sizes)
-    print(f"gradient check: a {sizes} network in float64 on a random batch; relative error "
-          "||ours - reference|| / (||ours|| + ||reference||) per parameter")
-    print(f"  {'param':<7}{'shape':<11}{'vs autograd':>13}{'vs finite differences':>24}")
-    for name, shape, vs_autograd, vs_numeric in result.rows:
-        print(f"  {name:<7}{str(shape):<11}{vs_autograd:>13.1e}{vs_numeric:>24.1e}")
-    print(f"  loss: NumPy {result.loss_numpy:.12f} | PyTorch {result.loss_torch:.12f}")
-    if result.passed:
-        print(f"gradient check passed: max {result.max_vs_autograd:.1e} vs autograd "
-              f"(< {scratch.AUTOGRAD_TOLERANCE:g}), "
-              f"max {result.max_vs_finite_diff:.1e} vs finite differences (< {scratch.FINITE_DIFF_TOLERANCE:g})")
-    else:
-        print("gradient check FAILED: the backward pass in common/scratch.py does not match; "
-              "training below will be wrong (did you edit NumpyMLP.backward?)")
-    return result
+# --- the pieces: activation, softmax, loss, initialization ------------------------------------
 
 
-def parse_architecture(text: str) -> tuple[int, ...]:
-    """'128-64' -> (128, 64)."""
-    try:
-        sizes = tuple(int(part) for part in text.split("-"))
-    except ValueError:
-        raise CourseError(f"--architectures takes sizes like 128 or 128-64, got {text!r}") from None
-    check(all(size >= 1 for size in sizes), f"layer sizes must be at least 1, got {text!r}")
-    return sizes
+def relu(z: np.ndarray) -> np.ndarray:
+    """ReLU(z) = max(0, z), element by element."""
+    return np.maximum(z, 0)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax(z)_i = z_i - log sum_j e^(z_j), without overflow: subtracting each row's
+    maximum changes nothing (it cancels) but keeps every exponent <= 0, so logits of 1e4 give
+    exact answers instead of inf / inf = nan."""
+    shifted = logits - logits.max(axis=1, keepdims=True)  # (B, 10), largest entry 0
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """p = softmax(z): probabilities that sum to 1 per row."""
+    return np.exp(log_softmax(logits))
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over the batch of -log p[correct digit], from the log-softmax (never log(0))."""
+    return float(-log_softmax(logits)[np.arange(len(labels)), labels].mean())
+
+
+def init_weight(fan_in: int, fan_out: int, init: str, rng: np.random.Generator) -> np.ndarray:
+    """A (fan_out, fan_in) matrix. He: std sqrt(2 / fan_in) keeps the signal's size steady
+    through ReLU layers (they zero half their inputs). Xavier: std sqrt(2 / (fan_in + fan_out)),
+    made for tanh. Too small and the signal fades layer by layer; too large, it explodes."""
+    if init not in ("he", "xavier"):
+        raise CourseError(f"unknown initialization {init!r}; use he or xavier")
+    std = np.sqrt(2.0 / fan_in) if init == "he" else np.sqrt(2.0 / (fan_in + fan_out))
+    return rng.normal(0.0, std, size=(fan_out, fan_in))
+
+
+# --- the network: forward and backward --------------------------------------------------------
+
+
+class NumpyMLP:
+    """784 -> hidden ReLU layers -> 10 logits; weights[0] is W_1 (n_1, 784), biases[0] is b_1."""
+
+    def __init__(self, hidden_sizes: tuple[int, ...] = (128,), input_size: int = INPUT_SIZE,
+                 num_classes: int = data.NUM_CLASSES, init: str = "he", dtype: str = "float32",
+                 seed: int = 0):
+        self.hidden_sizes, self.init = tuple(int(size) for size in hidden_sizes), init
+        self.layer_sizes = (int(input_size), *self.hidden_sizes, int(num_classes))  # (784, ..., 10)
+        self.dtype, rng = np.dtype(dtype), np.random.default_rng(seed)
+        pairs = zip(self.layer_sizes, self.layer_sizes[1:])
+        self.weights = [init_weight(n_in, n_out, init, rng).astype(self.dtype)
+                        for n_in, n_out in pairs]
+        self.biases = [np.zeros(n_out, dtype=self.dtype) for n_out in self.layer_sizes[1:]]
+
+    def forward(self, images: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """([z_1 .. z_L], [a_0 .. a_{L-1}]): each layer's z and input. z_L (B, 10): the logits."""
+        activations, zs = [images.astype(self.dtype, copy=False)], []  # a_0 = x, (B, 784)
+        for weight, bias in zip(self.weights, self.biases):
+            zs.append(activations[-1] @ weight.T + bias)  # z_l = a_{l-1} W_l^T + b_l, (B, n_l)
+            if len(zs) < len(self.weights):
+                activations.append(relu(zs[-1]))  # a_l = ReLU(z_l); the last layer has no ReLU
+        return zs, activations
+
+    def backward(self, zs: list[np.ndarray], activations: list[np.ndarray],
+                 labels: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The four equations: ([dW_1, db_1, dW_2, db_2, ...], [delta_1 .. delta_L])."""
+        batch = len(labels)  # B
+        delta = softmax(zs[-1])  # p, (B, 10)
+        delta[np.arange(batch), labels] -= 1  # (1) delta_L = p - onehot(y), (B, 10)
+        gradients, deltas = [], [delta]
+        for k in reversed(range(len(self.weights))):  # weights[k] is W_l for l = k + 1, last first
+            grad_w = delta.T @ activations[k] / batch  # (3) delta_l^T a_{l-1} / B, (n_l, n_{l-1})
+            grad_b = delta.sum(axis=0) / batch  # (4) sum of the rows of delta_l / B, (n_l,)
+            gradients[:0] = [grad_w, grad_b]
+            if k > 0:  # (2) delta_{l-1} = (delta_l W_l) * ReLU'(z_{l-1}), (B, n_{l-1})
+                delta = (delta @ self.weights[k]) * (zs[k - 1] > 0)
+                deltas.insert(0, delta)
+        return gradients, deltas
+
+    def loss_and_gradients(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, list]:
+        """One forward and one backward pass: (mean loss, [dW_1, db_1, ...])."""
+        zs, activations = self.forward(images)
+        return cross_entropy(zs[-1], labels), self.backward(zs, activations, labels)[0]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """The predicted digit (N,): the class with the largest logit."""
+        return self.forward(images)[0][-1].argmax(axis=1)
+
+    def parameters(self) -> list[np.ndarray]:
+        """[W_1, b_1, W_2, b_2, ...]: the live arrays, in the order of backward()'s gradients."""
+        return [array for pair in zip(self.weights, self.biases) for array in pair]
+
+    def parameter_names(self) -> list[str]:
+        return [f"{kind}{index + 1}" for index in range(len(self.weights)) for kind in "Wb"]
+
+    def num_parameters(self) -> int:
+        return sum(array.size for array in self.parameters())
+
+    def describe(self) -> str:
+        return "numpy mlp " + "-".join(str(size) for size in self.layer_sizes)
+
+
+# --- learning: the update rule and the training loop ------------------------------------------
+
+
+class MomentumSGD:
+    """The rule of torch.optim.SGD(momentum=m), per parameter: v <- m v + g;  W <- W - lr v.
+    v is a running sum of recent gradients: directions that stay steady build up speed."""
+
+    def __init__(self, parameters: list[np.ndarray], lr: float, momentum: float):
+        self.parameters, self.lr, self.momentum = parameters, lr, momentum
+        self.velocities = [np.zeros_like(param) for param in parameters]
+
+    def step(self, gradients: list[np.ndarray]) -> None:
+        for param, grad, velocity in zip(self.parameters, gradients, self.velocities, strict=True):
+            velocity *= self.momentum
+            velocity += grad
+            param -= self.lr * velocity  # in place: the network sees the new values at once
 
 
 @dataclass
-class Experiment:
-    """What every experiment run shares: its data and its fixed settings."""
-
-    train: tuple[np.ndarray, np.ndarray]  # the first EXPERIMENT_SAMPLES training images and labels
-    val: tuple[np.ndarray, np.ndarray]
+class Settings:  # the hyperparameters train() needs
     num_epochs: int
+    lr: float
     momentum: float
     batch_size: int
-    init: str
     seed: int
 
-    def run(self, hidden_sizes: tuple[int, ...], lr: float,
-            what: str) -> tuple[scratch.NumpyMLP, scratch.ScratchResult]:
-        """Train one network on the subset, validate it, and log it in the ledger as an experiment."""
-        model = scratch.NumpyMLP(hidden_sizes, init=self.init, seed=self.seed)
-        result = scratch.train(model, *self.train, *self.val, num_epochs=self.num_epochs, lr=lr,
-                               momentum=self.momentum, batch_size=self.batch_size, seed=self.seed, verbose=False)
-        ledger.append_result(script=SCRIPT, step="scratch", model=f"{model.describe()} (experiment: {what})",
-                             params=model.num_parameters(), epochs=len(result.history), seconds=result.seconds,
-                             val_acc=result.best_val_acc if result.history else None, test_acc=None, seed=self.seed,
-                             hyperparameters={"experiment": what, "hidden_sizes": list(hidden_sizes), "lr": lr,
-                                              "momentum": self.momentum, "batch_size": self.batch_size,
-                                              "train_samples": len(self.train[1]), "init": self.init})
-        return model, result
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)  # the same keys as Phase 3's fit()
+    best_val_acc: float = 0.0
+    best_epoch: int = 0
+    seconds: float = 0.0
+    diverged: bool = False
+    batch_losses: list[float] = field(default_factory=list)  # every mini-batch's loss, in order
 
 
-def compare_architectures(setup: Experiment, architectures: list[tuple[int, ...]], lr: float,
-                          show: bool) -> tuple[dict, dict, list]:
-    """Wider and deeper networks on the same data: accuracy, parameters, time."""
-    rows, trained = [], {}
-    for hidden in tqdm(architectures, desc="architectures", unit="run", leave=False, disable=None):
-        model, result = setup.run(hidden, lr, "architectures")
-        name = model.describe().removeprefix("numpy mlp ")
-        trained[name] = model
-        rows.append((name, model.num_parameters(), result.best_val_acc, result.seconds / max(1, len(result.history))))
-    print(f"\narchitectures ({len(setup.train[1]):,} training images, {setup.num_epochs} epochs, lr {lr:g}):")
-    print(f"  {'layers':<16}{'parameters':>11}{'best val acc':>14}{'s / epoch':>11}")
-    for name, params, acc, seconds in rows:
-        print(f"  {name:<16}{params:>11,}{acc:>14.2%}{seconds:>11.2f}")
-    best = max(range(len(rows)), key=lambda index: rows[index][2])
-    figure = plots.plot_bars([f"{name}\n{params / 1000:.0f}k params" for name, params, _, _ in rows],
-                             [100 * acc for _, _, acc, _ in rows], paths.vis_path("03b_architectures.png"),
-                             title=f"NumPy networks: validation accuracy after {setup.num_epochs} epochs",
-                             ylabel="validation accuracy (%)", highlight=best, value_fmt="{:.2f}%", show=show)
-    return trained, {name: acc for name, _, acc, _ in rows}, [figure]
+def evaluate(model: NumpyMLP, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Mean loss and accuracy (a fraction) on a whole split; the weights are not touched."""
+    logits = model.forward(images)[0][-1]  # z_L, (N, 10)
+    accuracy = float((logits.argmax(axis=1) == labels).mean())
+    return {"loss": cross_entropy(logits, labels), "accuracy": accuracy}
 
 
-def smoothed_losses(batch_losses: list[float], length: int) -> list[float]:
-    """Mean loss per block of SMOOTH_BATCHES batches, capped for the plot; nan after a divergence."""
-    losses = np.full(length * SMOOTH_BATCHES, np.nan)
-    kept = batch_losses[: len(losses)]  # whole blocks only
-    losses[: len(kept)] = kept
-    with np.errstate(invalid="ignore", over="ignore"):
-        blocks = losses.reshape(length, SMOOTH_BATCHES).mean(axis=1)
-    return np.minimum(blocks, 2 * CHANCE_LOSS).tolist()  # a diverging loss would squash every other curve
+def train_one_epoch(model: NumpyMLP, optimizer: MomentumSGD, train_set: tuple, batch_size: int,
+                    rng: np.random.Generator, bar: tqdm, losses: list) -> tuple[float, float]:
+    """One shuffled pass over the data: (mean train loss, train accuracy); nan if it diverged."""
+    images, labels = train_set  # (N, 784), (N,)
+    order = rng.permutation(len(labels))
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        zs, activations = model.forward(images[batch])  # forward: z_l and a_l of every layer
+        loss = cross_entropy(zs[-1], labels[batch])  # mean of -log p[correct digit]
+        gradients, _ = model.backward(zs, activations, labels[batch])  # backward: (1)-(4)
+        losses.append(loss)
+        if not np.isfinite(loss):
+            return float("nan"), 0.0
+        optimizer.step(gradients)  # update every W and b
+        total_loss += loss * len(batch)
+        correct += int((zs[-1].argmax(axis=1) == labels[batch]).sum())
+        bar.update(1)
+    return total_loss / len(labels), correct / len(labels)
 
 
-def compare_learning_rates(setup: Experiment, hidden_sizes: tuple[int, ...], rates: tuple[float, ...],
-                           show: bool) -> tuple[dict, list]:
-    """Too small crawls, too large oscillates or explodes: the training loss batch by batch."""
-    results = {lr: setup.run(hidden_sizes, lr, "learning rates")[1]
-               for lr in tqdm(rates, desc="learning rates", unit="run", leave=False, disable=None)}
-    length = max(len(result.batch_losses) for result in results.values()) // SMOOTH_BATCHES
-    print(f"\nlearning rates (momentum {setup.momentum:g}, {len(setup.train[1]):,} training images, "
-          f"{setup.num_epochs} epochs):")
-    print(f"  {'lr':>8}{'best val acc':>14}{'last train loss':>17}")
-    for lr, result in results.items():
-        status = "diverged (loss became nan/inf)" if result.diverged else ""
-        last = f"{result.history[-1]['train_loss']:.4f}" if result.history else "-"
-        print(f"  {lr:>8g}{result.best_val_acc:>14.2%}{last:>17}   {status}".rstrip())
-    best = max(results, key=lambda lr: results[lr].best_val_acc)
-    print(f"  finding: lr {best:g} did best here; smaller ones crawl, larger ones bounce around or blow up")
-    images_seen = [(index + 1) * SMOOTH_BATCHES * setup.batch_size / 1000 for index in range(length)]
-    curves = {f"lr {lr:g}" + (" (diverged)" if result.diverged else ""): smoothed_losses(result.batch_losses, length)
-              for lr, result in results.items()}
-    figure = plots.plot_lines(images_seen, curves, paths.vis_path("03b_learning_rates.png"),
-                              title=f"Training loss per learning rate (mean of {SMOOTH_BATCHES} batches, capped)",
-                              xlabel="training images seen (thousands)", ylabel="cross-entropy loss",
-                              hlines={"chance: ln 10": CHANCE_LOSS}, show=show)
-    return {lr: (None if result.diverged else result.best_val_acc) for lr, result in results.items()}, [figure]
+def train(model: NumpyMLP, train_set: tuple, val_set: tuple, settings: Settings,
+          verbose: bool = True) -> TrainResult:
+    """Mini-batch SGD, validating after each epoch; the model ends with its best-on-validation
+    weights. A loss that becomes nan/inf (learning rate too high) stops it: ``diverged``."""
+    rng = np.random.default_rng(settings.seed)
+    optimizer = MomentumSGD(model.parameters(), settings.lr, settings.momentum)
+    result, best = TrainResult(), [param.copy() for param in model.parameters()]
+    steps = -(-len(train_set[1]) // settings.batch_size)  # batches per epoch, rounded up
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned about
+        for epoch in range(1, settings.num_epochs + 1):
+            epoch_start = time.perf_counter()
+            with tqdm(total=steps, desc=f"epoch {epoch}/{settings.num_epochs}", unit="batch",
+                      leave=False, disable=None if verbose else True) as bar:  # a bar in a terminal
+                train_loss, train_acc = train_one_epoch(model, optimizer, train_set,
+                                                        settings.batch_size, rng, bar,
+                                                        result.batch_losses)
+            if not np.isfinite(train_loss):
+                result.diverged = True
+                if verbose:
+                    print(f"epoch {epoch}: the loss became nan/inf (diverged); try a smaller --lr")
+                break
+            val = evaluate(model, *val_set)
+            record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                      "val_loss": val["loss"], "val_acc": val["accuracy"], "lr": settings.lr,
+                      "seconds": time.perf_counter() - epoch_start}
+            result.history.append(record)
+            improved = val["accuracy"] > result.best_val_acc
+            if improved:
+                result.best_val_acc, result.best_epoch = val["accuracy"], epoch
+                best = [param.copy() for param in model.parameters()]
+            if verbose:
+                print(training.format_epoch_line(record, settings.num_epochs, improved))
+    for param, kept in zip(model.parameters(), best):
+        param[...] = kept  # in place: back to the best-on-validation weights
+    result.seconds = time.perf_counter() - start
+    return result
 
 
-def noise_robustness(trained: dict[str, scratch.NumpyMLP], val: data.Split, levels: tuple[float, ...],
-                     seed: int, show: bool) -> tuple[dict, list]:
-    """Accuracy on validation digits with Gaussian pixel noise; every network sees the same noisy images."""
-    table = {name: [] for name in trained}
-    for level in tqdm(levels, desc="noise levels", unit="level", leave=False, disable=None):
-        images = scratch.noisy_arrays(val, level, seed=seed)  # (N, 784)
-        for name, model in trained.items():
-            table[name].append(float((model.predict(images) == val.labels.numpy()).mean()))
-    width = max(len(name) for name in table) + 2
-    print("\nnoise robustness (validation accuracy; noise std in pixel units, pixels in [0, 1]):")
-    print("  " + f"{'network':<{width}}" + "".join(f"{level:>8g}" for level in levels))
-    for name, accs in table.items():
-        print("  " + f"{name:<{width}}" + "".join(f"{acc:>8.1%}" for acc in accs))
-    figure = plots.plot_lines(list(levels), {name: [100 * acc for acc in accs] for name, accs in table.items()},
-                              paths.vis_path("03b_noise_robustness.png"), title="Accuracy as pixel noise grows",
-                              xlabel="noise standard deviation (pixels in [0, 1])", ylabel="validation accuracy (%)",
-                              hlines={"chance: 10%": 100 / data.NUM_CLASSES}, show=show)
-    return table, [figure]
+# --- is backprop right? --------------------------------------------------------------------------
 
 
-def pytorch_twin(splits: data.MnistSplits, *, hidden_sizes: tuple[int, ...], init: str, lr: float, momentum: float,
-                 batch_size: int, num_epochs: int, seed: int, device: str) -> dict:
-    """The same network in PyTorch (Phase 3's MLP and fit()), started from the very same weights."""
-    devices.seed_everything(seed)
-    threads = torch.get_num_threads()
-    devices.configure_threads(1)  # one thread, like the NumPy network: a fair race, and steady on a busy CPU
-    device = devices.pick_device(device)
-    train_loader, val_loader, test_loader = data.make_loaders(splits, batch_size, device=device, seed=seed)
-    model = models.MLP(hidden_sizes=hidden_sizes)
-    scratch.copy_into_torch(scratch.NumpyMLP(hidden_sizes, init=init, seed=seed), model)  # same starting weights
-    model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)  # the same rule as MomentumSGD
-    try:
-        result = training.fit(model, train_loader, val_loader, optimizer=optimizer, num_epochs=num_epochs)
-        test = evaluation.evaluate(model, test_loader)
-    finally:
-        devices.configure_threads(threads)
-    return {"test_acc": test["accuracy"], "val_acc": result.best_val_acc,
-            "seconds_per_epoch": result.seconds / max(1, len(result.history)), "params": models.count_parameters(model)}
+def explain_backprop(seed: int) -> dict:
+    """--explain: every number of one forward and backward pass of a 3-2-2 network."""
+    model, images, labels = scratch.tiny_problem(NumpyMLP, EXPLAIN_SIZES, EXPLAIN_BATCH, seed,
+                                                 EXPLAIN_DECIMALS)
+    zs, activations = model.forward(images)  # the very code that trains on MNIST below
+    gradients, deltas = model.backward(zs, activations, labels)
+    trace = dict(images=images, labels=labels, zs=zs, activations=activations, p=softmax(zs[-1]),
+                 loss=cross_entropy(zs[-1], labels), deltas=deltas, gradients=gradients)
+    return scratch.print_explanation(model, trace)
 
 
-def side_by_side(ours: dict, twin: dict | None) -> None:
-    """NumPy vs PyTorch (and Phase 3's saved MLP, when there is one) in one table."""
-    print(f"\n{'network':<40}{'test acc':>10}{'val acc':>10}{'s / epoch':>11}{'parameters':>12}")
-    rows = [("NumPy, backprop by hand (this script)", ours)]
-    rows += [("PyTorch twin: same start, autograd", twin)] if twin else []
-    for name, row in rows:
-        print(f"{name:<40}{row['test_acc']:>10.2%}{row['val_acc']:>10.2%}{row['seconds_per_epoch']:>11.2f}"
-              f"{row['params']:>12,}")
-    mlp_path = paths.model_path("mlp.pt")
-    if mlp_path.exists():
-        try:
-            metrics = checkpoints.load_checkpoint(mlp_path)["metrics"]
-            print(f"{'reference: models/mlp.pt (Phase 3)':<40}{metrics.get('test_acc', float('nan')):>10.2%}"
-                  f"{metrics.get('val_acc', float('nan')):>10.2%}")
-        except CourseError as err:
-            print(f"(reference models/mlp.pt unreadable: {err})")
-    if twin:
-        print(f"finding: same network, same start, same update rule: the two engines agree within "
-              f"{abs(ours['test_acc'] - twin['test_acc']):.2%} test accuracy (only the batch order differs)")
-
-
-def finish_main_run(model: scratch.NumpyMLP, result: scratch.ScratchResult, test_split: data.Split,
-                    hyperparameters: dict, seed: int, show: bool) -> tuple[dict, list]:
-    """Test once, save models/scratch_mlp.npz, draw the curves, log the ledger row; returns (numbers, files)."""
-    test = scratch.evaluate(model, *scratch.to_arrays(test_split))
-    metrics = {"val_acc": result.best_val_acc, "test_acc": test["accuracy"], "test_loss": test["loss"],
-               "best_epoch": result.best_epoch}
-    files = [scratch.save_scratch_model(paths.model_path(MODEL_FILE), model, hyperparameters=hyperparameters,
-                                        metrics=metrics, history=result.history),
-             plots.plot_training_curves(result.history, paths.vis_path("03b_training_curves.png"),
-                                        title=f"{model.describe()}: training curves (backprop by hand)", show=show),
-             ledger.append_result(script=SCRIPT, step="scratch", model=model.describe(), params=model.num_parameters(),
-                                  epochs=len(result.history), seconds=result.seconds, val_acc=result.best_val_acc,
-                                  test_acc=test["accuracy"], seed=seed, hyperparameters=hyperparameters)]
-    ours = {"test_acc": test["accuracy"], "val_acc": result.best_val_acc, "params": model.num_parameters(),
-            "seconds_per_epoch": result.seconds / len(result.history)}
-    print(f"\ntest accuracy {test['accuracy']:.2%} (best validation {result.best_val_acc:.2%} at epoch "
-          f"{result.best_epoch}) | {result.seconds:.1f} s training, {ours['seconds_per_epoch']:.2f} s per epoch")
-    return ours, files
-
-
-def run_experiments(setup: Experiment, model: scratch.NumpyMLP, architectures: list[tuple[int, ...]], lr: float,
-                    rates: tuple[float, ...], val: data.Split, noise_levels: tuple[float, ...],
-                    show: bool) -> tuple[dict, list]:
-    """Seed 003's three experiments; the noise test also includes the main network."""
-    report = {}
-    trained, report["architectures"], figures = compare_architectures(setup, architectures, lr, show)
-    report["learning_rates"], more = compare_learning_rates(setup, model.hidden_sizes, rates, show)
-    networks = {f"{model.describe().removeprefix('numpy mlp ')} (main run)": model,
-                **{f"{name} (experiment)": net for name, net in trained.items()}}
-    report["noise"], most = noise_robustness(networks, val, noise_levels, setup.seed, show)
-    return report, figures + more + most
+# --- the lesson ----------------------------------------------------------------------------------
 
 
 def main(hidden_sizes: tuple[int, ...] = HIDDEN_SIZES, init: str = INIT, lr: float = LEARNING_RATE,
          momentum: float = MOMENTUM, batch_size: int = BATCH_SIZE, num_epochs: int = NUM_EPOCHS,
-         experiments: bool = EXPERIMENTS, experiment_samples: int = EXPERIMENT_SAMPLES,
-         experiment_epochs: int = EXPERIMENT_EPOCHS, architectures: tuple[str, ...] = ARCHITECTURES,
-         lr_sweep: tuple[float, ...] = LR_SWEEP, noise_levels: tuple[float, ...] = NOISE_LEVELS,
-         compare_torch: bool = COMPARE_TORCH, seed: int = SEED, device: str = "cpu", show: bool = False) -> dict:
+         explain: bool = EXPLAIN, experiments: bool = EXPERIMENTS,
+         experiment_samples: int = EXPERIMENT_SAMPLES, experiment_epochs: int = EXPERIMENT_EPOCHS,
+         architectures: tuple[str, ...] = ARCHITECTURES, lr_sweep: tuple[float, ...] = LR_SWEEP,
+         noise_levels: tuple[float, ...] = NOISE_LEVELS, compare_torch: bool = COMPARE_TORCH,
+         seed: int = SEED, device: str = "cpu", show: bool = False) -> dict:
     """Check backprop, train the NumPy network, run the experiments, and compare with PyTorch."""
-    check(num_epochs >= 1 and experiment_epochs >= 1, "--epochs and --experiment-epochs must be at least 1")
+    check(min(num_epochs, experiment_epochs, batch_size, experiment_samples) >= 1,
+          "--epochs, --experiment-epochs, --batch-size and --experiment-samples must be >= 1")
     check(lr > 0 and all(rate > 0 for rate in lr_sweep), "learning rates must be positive")
     check(0 <= momentum < 1, f"--momentum must be in [0, 1), got {momentum}")
-    check(batch_size >= 1 and experiment_samples >= 1, "--batch-size and --experiment-samples must be at least 1")
-    check(len(hidden_sizes) >= 1 and all(size >= 1 for size in hidden_sizes), "--hidden-sizes needs sizes >= 1")
+    check(len(hidden_sizes) >= 1 and min(hidden_sizes) >= 1, "--hidden-sizes needs sizes >= 1")
     check(init in ("he", "xavier"), f"--init must be he or xavier, got {init!r}")
     check(all(level >= 0 for level in noise_levels), "--noise-levels must be at least 0")
-    hidden_per_run = [parse_architecture(text) for text in architectures]
+    hidden_per_run = [experiment.parse_architecture(text) for text in architectures]
+    if explain:
+        return explain_backprop(seed)
     start = time.perf_counter()
-    gradients = print_gradient_check(seed)
+    gradients = scratch.gradient_check(*scratch.tiny_problem(NumpyMLP, CHECK_SIZES, CHECK_BATCH,
+                                                             seed))  # this file's backward pass
+    scratch.print_gradient_check(gradients, CHECK_BATCH)
 
     # --- data ---
     splits = data.load_mnist(seed=seed)
-    train_images, train_labels = scratch.to_arrays(splits.train)  # (54000, 784) float32, (54000,)
-    val_images, val_labels = scratch.to_arrays(splits.val)
-    print(f"\ndata: {len(train_labels):,} training / {len(val_labels):,} validation images as NumPy arrays "
-          f"{train_images.shape} {train_images.dtype}")
+    train_set, val_set = scratch.to_arrays(splits.train), scratch.to_arrays(splits.val)
+    print(f"\ndata: {len(train_set[1]):,} training / {len(val_set[1]):,} validation images as "
+          f"NumPy arrays {train_set[0].shape} {train_set[0].dtype}")  # (N, 784) images, (N,) labels
 
     # --- model ---
-    model = scratch.NumpyMLP(hidden_sizes, init=init, seed=seed)
-    shapes = ", ".join(f"{name} {array.shape}" for name, array in zip(model.parameter_names(), model.parameters()))
-    print(f"model: {model.describe()}, {model.num_parameters():,} parameters ({shapes}), {init} initialization")
+    model = NumpyMLP(hidden_sizes, init=init, seed=seed)
+    shapes = ", ".join(f"W{index} {weight.shape}" for index, weight in enumerate(model.weights, 1))
+    print(textwrap.fill(f"model: {model.describe()}, {model.num_parameters():,} parameters, {init} "
+                        f"init, weights {shapes}", width=100, subsequent_indent="  "))
 
     # --- train ---
-    result = scratch.train(model, train_images, train_labels, val_images, val_labels, num_epochs=num_epochs, lr=lr,
-                           momentum=momentum, batch_size=batch_size, seed=seed)
-    check(bool(result.history), f"training diverged in the first epoch with lr {lr:g}; try --lr {lr / 10:g}")
+    settings = Settings(num_epochs, lr, momentum, batch_size, seed)
+    result = train(model, train_set, val_set, settings)
+    check(bool(result.history), f"training diverged in epoch 1 (lr {lr:g}); try --lr {lr / 10:g}")
 
     # --- results: test once, save, log ---
+    test = evaluate(model, *scratch.to_arrays(splits.test))
     hyperparameters = dict(hidden_sizes=list(hidden_sizes), init=init, lr=lr, momentum=momentum,
                            batch_size=batch_size, num_epochs=num_epochs, seed=seed)
-    ours, files = finish_main_run(model, result, splits.test, hyperparameters, seed, show)
+    files = experiment.save_main_run(model, result, test, hyperparameters, show)
+    per_epoch = result.seconds / len(result.history)
+    ours = {"test_acc": test["accuracy"], "val_acc": result.best_val_acc,
+            "params": model.num_parameters(), "seconds_per_epoch": per_epoch}
+    ours["dead_units"], units = experiment.dead_units(model, val_set[0])
+    print(f"\ntest accuracy {test['accuracy']:.2%} (best validation {result.best_val_acc:.2%} at "
+          f"epoch {result.best_epoch}) | {result.seconds:.1f} s, {per_epoch:.2f} s per epoch")
+    print(f"dead hidden units (output 0 for every validation digit): {ours['dead_units']} of "
+          f"{units}")
 
     # --- experiments (validation only: the test set stays untouched) ---
     report = {}
     if experiments:
-        setup = Experiment((train_images[:experiment_samples], train_labels[:experiment_samples]),
-                           (val_images, val_labels), experiment_epochs, momentum, batch_size, init, seed)
-        report, figures = run_experiments(setup, model, hidden_per_run, lr, lr_sweep, splits.val, noise_levels, show)
+        subset = (train_set[0][:experiment_samples], train_set[1][:experiment_samples])
+
+        def train_network(sizes: tuple[int, ...], rate: float) -> tuple[NumpyMLP, TrainResult]:
+            network = NumpyMLP(sizes, init=init, seed=seed)
+            short = replace(settings, num_epochs=experiment_epochs, lr=rate)
+            return network, train(network, subset, val_set, short, verbose=False)
+
+        shared = dict(momentum=momentum, batch_size=batch_size, num_epochs=experiment_epochs,
+                      train_samples=len(subset[1]), init=init)
+        setup = experiment.Experiment(train_network, val_set, splits.val, shared, seed, show)
+        report, figures = experiment.run_experiments(setup, model, hidden_per_run, lr, lr_sweep,
+                                                     noise_levels)
         files += figures
 
-    # --- side by side with PyTorch ---
+    # --- side by side with PyTorch: the same start, trained by common/models.py's MLP and fit() ---
     twin = None
     if compare_torch:
-        print(f"\nthe same {model.describe().removeprefix('numpy ')} in PyTorch (common/models.py MLP, fit(), "
-              f"torch.optim.SGD momentum {momentum:g}), from the same starting weights, on one CPU thread:")
-        twin = pytorch_twin(splits, hidden_sizes=hidden_sizes, init=init, lr=lr, momentum=momentum,
-                            batch_size=batch_size, num_epochs=num_epochs, seed=seed, device=device)
-    side_by_side(ours, twin)
+        start_weights = NumpyMLP(hidden_sizes, init=init, seed=seed)
+        twin = experiment.pytorch_twin(splits, start_weights, settings, device)
+    experiment.side_by_side(ours, twin)
 
-    print(f"\nsummary: backprop by hand {'matches' if gradients.passed else 'DOES NOT MATCH'} autograd; "
-          f"{model.describe()} reached {ours['test_acc']:.2%} test accuracy in {time.perf_counter() - start:.1f} s")
+    print(f"\nsummary: backprop by hand {'matches' if gradients.passed else 'DOES NOT MATCH'} "
+          f"autograd; {model.describe()}: {ours['test_acc']:.2%} test accuracy")
+    print(f"         ({time.perf_counter() - start:.0f} s in all)")
     runs.print_files(files)
+    print("\ntry next:")
+    print("  --explain                  every number of backprop on a 3-2-2 network: redo one")
+    print("  --lr 0.5 --no-experiments  the dead-unit count jumps; the loss sits near ln 10 = 2.30")
+    print("  --momentum 0 --lr 0.2      plain SGD, a 10x larger step: the same accuracy?")
+    print("  --hidden-sizes 128 128 128 128 128 --init xavier   does a deep network still learn?")
     progress.update_plan()
     plots.show_figures(show)
-    return {**ours, "seconds": result.seconds, "history": result.history, "diverged": result.diverged,
-            "gradient_check": {"vs_autograd": gradients.max_vs_autograd,
-                               "vs_finite_differences": gradients.max_vs_finite_diff, "passed": gradients.passed},
-            "torch": twin, "files": files, **report}
+    checked = {"vs_autograd": gradients.max_vs_autograd, "passed": gradients.passed,
+               "vs_finite_differences": gradients.max_vs_finite_diff}
+    return {**ours, "seconds": result.seconds, "history": result.history, "gradient_check": checked,
+            "diverged": result.diverged, "torch": twin, "files": files, **report}
 
 
 if __name__ == "__main__":

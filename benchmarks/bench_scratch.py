@@ -29,24 +29,27 @@ from common import data, paths, scratch  # noqa: E402
 from common.cli import load_script, run_main  # noqa: E402
 
 BATCH_SIZES = (32, 64, 128, 256)
+SCRIPT = "03b_backprop_from_scratch.py"
 
 
 def time_lesson() -> dict:
     """One full run of the lesson with its defaults."""
     start = time.perf_counter()
-    report = load_script("03b_backprop_from_scratch.py").main()
+    report = load_script(SCRIPT).main()
     return {"total_seconds": time.perf_counter() - start, "test_acc": report["test_acc"],
-            "numpy_epoch": report["seconds_per_epoch"], "torch_epoch": report["torch"]["seconds_per_epoch"],
+            "numpy_epoch": report["seconds_per_epoch"],
+            "torch_epoch": report["torch"]["seconds_per_epoch"],
             "max_vs_autograd": report["gradient_check"]["vs_autograd"]}
 
 
 def numpy_epoch_seconds(splits: data.MnistSplits, batch_size: int) -> float:
-    """Seconds for one training epoch of the default 784-128-10 NumPy network."""
-    images, labels = scratch.to_arrays(splits.train)
-    val_images, val_labels = scratch.to_arrays(splits.val)
-    model = scratch.NumpyMLP((128,))
-    result = scratch.train(model, images, labels, val_images, val_labels, num_epochs=1, lr=0.02,
-                           batch_size=batch_size, verbose=False)
+    """Seconds for one training epoch of the default 784-128-10 NumPy network (the lesson's own)."""
+    lesson = load_script(SCRIPT)
+    model = lesson.NumpyMLP(lesson.HIDDEN_SIZES)
+    settings = lesson.Settings(num_epochs=1, lr=lesson.LEARNING_RATE, momentum=lesson.MOMENTUM,
+                               batch_size=batch_size, seed=0)
+    result = lesson.train(model, scratch.to_arrays(splits.train), scratch.to_arrays(splits.val),
+                          settings, verbose=False)
     return result.history[0]["seconds"]
 
 
@@ -55,14 +58,16 @@ def main(repeats: int = 3) -> dict:
     data.ensure_mnist()
     splits = data.load_mnist()
     with tempfile.TemporaryDirectory() as tmp:
-        paths.MODELS_DIR, paths.VIS_DIR = Path(tmp) / "models", Path(tmp) / "visualizations"  # keep yours untouched
+        # keep your models/, visualizations/ and plan untouched
+        paths.MODELS_DIR, paths.VIS_DIR = Path(tmp) / "models", Path(tmp) / "visualizations"
         paths.PLAN_FILE = Path(tmp) / "learning_plan.md"
         runs = [time_lesson() for _ in range(repeats)]
     lesson = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     epochs = {size: statistics.median(numpy_epoch_seconds(splits, size) for _ in range(repeats))
               for size in BATCH_SIZES}
     print(f"\nmedians of {repeats} runs")
-    print(f"whole lesson (defaults): {lesson['total_seconds']:.1f} s, test accuracy {lesson['test_acc']:.2%}, "
+    print(f"whole lesson (defaults): {lesson['total_seconds']:.1f} s, "
+          f"test accuracy {lesson['test_acc']:.2%}, "
           f"gradient check {lesson['max_vs_autograd']:.1e} vs autograd")
     print(f"seconds per epoch, 784-128-10, batch 64: NumPy {lesson['numpy_epoch']:.2f} | "
           f"PyTorch {lesson['torch_epoch']:.2f}")

@@ -354,3 +354,37 @@ def show_figures(show: bool) -> None:
         plt.close("all")
         return
     plt.show()
+
+
+# Added by the 03b lesson: plot_lines gives series 1 and 4 two oranges and 0 and 4 two blues; here
+# every series has its own colour, marker and dash, so curves that touch or overlap stay apart.
+DISTINCT_STYLES = (("#0072B2", "o", "-"), ("#D55E00", "s", "--"), ("#009E73", "^", "-."),
+                   ("#CC79A7", "D", ":"), ("#000000", "v", "-"), ("#E69F00", "P", "--"),
+                   ("#56B4E9", "X", "-."))
+
+
+def plot_distinct_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path, *,
+                        title: str = "", xlabel: str = "", ylabel: str = "",
+                        hlines: Mapping[str, float] | None = None, show: bool = False) -> Path:
+    """Like :func:`plot_lines`, but no two series share a colour, marker or dash (up to 7 series).
+
+    The legend sits outside the axes, on the right, so it never hides a curve; a reference line's
+    label sits at its right end, above the line.
+    """
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    xs = _numpy(x)
+    every = max(1, len(xs) // 12)  # at most ~12 markers per curve, so dense curves stay readable
+    for index, (name, values) in enumerate(series.items()):
+        color, marker, dash = DISTINCT_STYLES[index % len(DISTINCT_STYLES)]
+        ys = _numpy(values)  # a run stopped early (diverged, early stopping) has fewer points
+        ax.plot(xs[: len(ys)], ys[: len(xs)], linestyle=dash, marker=marker, markersize=5,
+                markevery=every, color=color, linewidth=1.6, label=name)
+    for name, y in (hlines or {}).items():
+        ax.axhline(y, color="gray", linestyle="--", linewidth=1)
+        ax.annotate(name, (1.0, y), xycoords=("axes fraction", "data"), xytext=(-2, 3),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=8,
+                    color="dimgray")
+    if series:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    _style(ax, title, xlabel, ylabel)
+    return _finish(fig, path, show)

@@ -1,304 +1,64 @@
-"""A neural network in plain NumPy, with backpropagation written out by hand (introduced in Phase 3b).
+"""What the NumPy network of 03b_backprop_from_scratch.py shares with tests and benchmarks.
 
-Phase 3 lets ``loss.backward()`` find every gradient. This module does the same work with matrix
-products you can read line by line, using the equations of the learning plan's math section:
+The network itself (forward pass, backward pass, update, training loop) is written in
+03b_backprop_from_scratch.py, where the learner reads it. This module holds only the plumbing
+around it:
 
-    forward    z^(l) = W^(l) a^(l-1) + b^(l)     a^(l) = ReLU(z^(l))     y_hat = softmax(z^(L))
-    loss       L = -log(y_hat_c)                  (c = the correct digit; averaged over the batch)
-    backward   delta^(L) = y_hat - y
-               delta^(l) = (W^(l+1))^T delta^(l+1)  (*)  ReLU'(z^(l))
-               dL/dW^(l) = delta^(l) (a^(l-1))^T     dL/db^(l) = delta^(l)
-    where y is the one-hot correct answer and (*) multiplies element by element (the plan's circle-dot).
+  * the MNIST splits as NumPy arrays (and a noisy copy for the robustness experiment);
+  * saving and loading a trained network as an ``.npz`` archive of plain arrays (read with
+    ``np.load(allow_pickle=False)``, so loading a file can never run code);
+  * the machinery that proves a backward pass right: the same loss built from PyTorch operations
+    (autograd) and central finite differences, compared with a scale-free relative error.
 
-A batch is a matrix with ONE ROW PER IMAGE, so the plan's column-vector ``W a + b`` is written
-``A @ W.T + b`` here, with ``W`` shaped (out, in) exactly like ``torch.nn.Linear.weight``. That is
-why :func:`gradient_check` can hand the very same arrays to PyTorch and compare gradients.
-
-Trained networks are saved as ``.npz`` archives of plain arrays (read with
-``np.load(allow_pickle=False)``, so loading a file can never run code).
+Any object with ``weights`` (a list of (out, in) arrays), ``biases``, ``parameters()``,
+``parameter_names()``, ``layer_sizes`` and ``loss_and_gradients(images, labels)`` can be checked.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from common import data, paths
 from common.errors import CourseError
 from common.idx import atomic_write_bytes
 
-INPUT_SIZE = data.IMAGE_SIZE * data.IMAGE_SIZE  # 784 pixels per flattened image
 FORMAT_VERSION = 1  # bump when the .npz layout changes
 AUTOGRAD_TOLERANCE = 1e-7  # hand-written vs PyTorch autograd: both exact, only rounding differs
 FINITE_DIFF_TOLERANCE = 1e-5  # vs central differences, which carry O(eps^2) + rounding error
+FINITE_DIFF_EPS = 1e-6  # the nudge of finite differences (float64: rounding stays far below it)
+SCRIPT = "03b_backprop_from_scratch.py"
 
 
-# --- the pieces: activation, softmax, loss -----------------------------------------------------
-
-
-def relu(z: np.ndarray) -> np.ndarray:
-    """ReLU(z) = max(0, z), element by element."""
-    return np.maximum(z, 0)
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log softmax(z)_i = z_i - log sum_j e^(z_j), computed without overflow.
-
-    Subtracting each row's maximum first changes nothing mathematically (it cancels) but keeps
-    every exponent <= 0, so logits of 1e4 give exact answers instead of ``inf / inf = nan``.
-    """
-    shifted = logits - logits.max(axis=1, keepdims=True)  # (B, 10), largest entry 0
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """softmax(z)_i = e^(z_i) / sum_j e^(z_j): probabilities that sum to 1 per row (stable)."""
-    return np.exp(log_softmax(logits))
-
-
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over the batch of L = -log(y_hat_c), taken from the log-softmax (never log(0))."""
-    rows = np.arange(len(labels))
-    return float(-log_softmax(logits)[rows, labels].mean())
-
-
-def init_weight(fan_in: int, fan_out: int, init: str, rng: np.random.Generator) -> np.ndarray:
-    """A (fan_out, fan_in) weight matrix with He or Xavier (Glorot) scaling.
-
-    He: std = sqrt(2 / fan_in) keeps the signal's size steady through ReLU layers, which zero
-    half their inputs. Xavier: std = sqrt(2 / (fan_in + fan_out)), made for tanh-like layers.
-    Too small and the signal fades layer by layer; too large and it explodes.
-    """
-    if init == "he":
-        std = np.sqrt(2.0 / fan_in)
-    elif init == "xavier":
-        std = np.sqrt(2.0 / (fan_in + fan_out))
-    else:
-        raise CourseError(f"unknown initialization {init!r}; use he or xavier")
-    return rng.normal(0.0, std, size=(fan_out, fan_in))
-
-
-# --- the network --------------------------------------------------------------------------------
-
-
-class NumpyMLP:
-    """784 -> hidden ReLU layers -> 10 logits, with a hand-written backward pass.
-
-    ``weights[l]`` is (out, in) and ``biases[l]`` is (out,), for l = 0 .. number of hidden layers
-    (the plan's W^(l+1), b^(l+1)). The arrays are updated in place by :class:`MomentumSGD`.
-    """
-
-    def __init__(self, hidden_sizes: tuple[int, ...] = (128,), input_size: int = INPUT_SIZE,
-                 num_classes: int = data.NUM_CLASSES, init: str = "he", dtype: str = "float32", seed: int = 0):
-        if any(size < 1 for size in hidden_sizes):
-            raise CourseError(f"hidden sizes must be positive, got {tuple(hidden_sizes)}")
-        self.hidden_sizes = tuple(int(size) for size in hidden_sizes)
-        self.layer_sizes = (int(input_size), *self.hidden_sizes, int(num_classes))  # (784, ..., 10)
-        self.init, self.dtype = init, np.dtype(dtype)
-        rng = np.random.default_rng(seed)
-        pairs = zip(self.layer_sizes, self.layer_sizes[1:])
-        self.weights = [init_weight(n_in, n_out, init, rng).astype(self.dtype) for n_in, n_out in pairs]
-        self.biases = [np.zeros(n_out, dtype=self.dtype) for n_out in self.layer_sizes[1:]]
-
-    def parameters(self) -> list[np.ndarray]:
-        """[W1, b1, W2, b2, ...]: the live arrays, in the order backward() returns their gradients."""
-        return [array for pair in zip(self.weights, self.biases) for array in pair]
-
-    def parameter_names(self) -> list[str]:
-        """["W1", "b1", "W2", "b2", ...]: the plan's names, in the order of ``parameters()``."""
-        return [f"{kind}{index + 1}" for index in range(len(self.weights)) for kind in "Wb"]
-
-    def num_parameters(self) -> int:
-        return sum(array.size for array in self.parameters())
-
-    def describe(self) -> str:
-        """'numpy mlp 784-128-10'."""
-        return "numpy mlp " + "-".join(str(size) for size in self.layer_sizes)
-
-    def forward(self, images: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Logits (B, 10) and the activations a^(0) .. a^(L-1) that backward() needs."""
-        activations = [images.astype(self.dtype, copy=False)]  # a^(0) = x, (B, 784)
-        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
-            z = activations[-1] @ weight.T + bias  # z^(l) = W^(l) a^(l-1) + b^(l), (B, hidden)
-            activations.append(relu(z))  # a^(l) = ReLU(z^(l))
-        logits = activations[-1] @ self.weights[-1].T + self.biases[-1]  # z^(L), (B, 10)
-        return logits, activations
-
-    def backward(self, logits: np.ndarray, activations: list[np.ndarray],
-                 labels: np.ndarray) -> list[np.ndarray]:
-        """Gradients of the mean cross-entropy, [dW1, db1, dW2, db2, ...], by the chain rule."""
-        batch = len(labels)
-        delta = softmax(logits)  # y_hat, (B, 10)
-        delta[np.arange(batch), labels] -= 1  # delta^(L) = y_hat - y (y one-hot) ...
-        delta /= batch  # ... divided by B because the loss is a mean over the batch
-        gradients = []
-        for layer in range(len(self.weights) - 1, -1, -1):
-            a_prev = activations[layer]  # a^(l-1), (B, in)
-            grad_w = delta.T @ a_prev  # dL/dW^(l) = delta^(l) (a^(l-1))^T, summed over the batch: (out, in)
-            grad_b = delta.sum(axis=0)  # dL/db^(l) = delta^(l), summed over the batch: (out,)
-            gradients[:0] = [grad_w, grad_b]
-            if layer > 0:  # delta^(l-1) = (W^(l))^T delta^(l) (*) ReLU'(z^(l-1)); ReLU' = 1 where a > 0
-                delta = (delta @ self.weights[layer]) * (a_prev > 0)  # (B, in)
-        return gradients
-
-    def loss_and_gradients(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, list[np.ndarray], np.ndarray]:
-        """One forward and one backward pass: (mean loss, gradients, logits)."""
-        logits, activations = self.forward(images)
-        return cross_entropy(logits, labels), self.backward(logits, activations, labels), logits
-
-    def predict_logits(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Logits (N, 10) computed in chunks, so 10,000 images never need one huge matrix."""
-        chunks = [self.forward(images[start : start + batch_size])[0] for start in range(0, len(images), batch_size)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.layer_sizes[-1]), self.dtype)
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10): softmax only where probabilities are shown."""
-        return softmax(self.predict_logits(images))
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """The predicted digit (N,): the class with the largest logit."""
-        return self.predict_logits(images).argmax(axis=1)
-
-    def copy_parameters(self) -> list[np.ndarray]:
-        return [array.copy() for array in self.parameters()]
-
-    def set_parameters(self, arrays: list[np.ndarray]) -> None:
-        """Copy ``arrays`` into the live parameters (in place, so an optimizer keeps working)."""
-        for target, source in zip(self.parameters(), arrays, strict=True):
-            target[...] = source
-
-
-# --- learning: momentum SGD, evaluation, the training loop ---------------------------------------
-
-
-class MomentumSGD:
-    """Mini-batch gradient descent with momentum, the same rule as ``torch.optim.SGD(momentum=m)``.
-
-        v <- m * v + g        (a running sum of recent gradients: steady directions build up speed)
-        p <- p - lr * v
-
-    With ``momentum=0`` it is the plan's plain rule: theta <- theta - alpha * (1/B) sum grad L_i.
-    """
-
-    def __init__(self, parameters: list[np.ndarray], lr: float, momentum: float = 0.9):
-        self.parameters, self.lr, self.momentum = parameters, lr, momentum
-        self.velocities = [np.zeros_like(param) for param in parameters]
-
-    def step(self, gradients: list[np.ndarray]) -> None:
-        for param, grad, velocity in zip(self.parameters, gradients, self.velocities, strict=True):
-            velocity *= self.momentum
-            velocity += grad
-            param -= self.lr * velocity  # in place: the network sees the new values at once
-
-
-def evaluate(model: NumpyMLP, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Mean loss and accuracy (a fraction) on a whole split, without touching the weights."""
-    logits = model.predict_logits(images)
-    return {"loss": cross_entropy(logits, labels), "accuracy": float((logits.argmax(axis=1) == labels).mean())}
-
-
-@dataclass
-class ScratchResult:
-    """What :func:`train` returns; ``history`` has the same keys as Phase 3's ``fit()``."""
-
-    history: list[dict] = field(default_factory=list)
-    best_val_acc: float = 0.0
-    best_epoch: int = 0
-    seconds: float = 0.0
-    diverged: bool = False
-    batch_losses: list[float] = field(default_factory=list)  # every mini-batch's loss, in order
-
-
-def train_one_epoch(model: NumpyMLP, optimizer: MomentumSGD, images: np.ndarray, labels: np.ndarray,
-                    batch_size: int, rng: np.random.Generator, progress: tqdm | None,
-                    batch_losses: list[float]) -> tuple[float, float]:
-    """One shuffled pass over the data; returns (mean train loss, train accuracy), nan if it diverged."""
-    order = rng.permutation(len(labels))
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        loss, gradients, logits = model.loss_and_gradients(images[idx], labels[idx])  # forward + backward
-        batch_losses.append(loss)
-        if not np.isfinite(loss):
-            return float("nan"), 0.0
-        optimizer.step(gradients)  # update every W and b
-        total_loss += loss * len(idx)
-        correct += int((logits.argmax(axis=1) == labels[idx]).sum())
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
-    return total_loss / len(labels), correct / len(labels)
-
-
-def train(model: NumpyMLP, train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
-          val_labels: np.ndarray, *, num_epochs: int, lr: float, momentum: float = 0.9, batch_size: int = 64,
-          seed: int = 0, verbose: bool = True) -> ScratchResult:
-    """Mini-batch SGD with validation after each epoch; the model ends with its best-on-validation weights.
-
-    Like Phase 3's ``fit()``, but every step is visible: forward, backward, update. A loss that
-    turns into nan/inf (learning rate too high) stops training and sets ``diverged``.
-    """
-    rng, optimizer = np.random.default_rng(seed), MomentumSGD(model.parameters(), lr, momentum)
-    result, best = ScratchResult(), model.copy_parameters()
-    steps = -(-len(train_labels) // batch_size)  # batches per epoch, rounded up
-    start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below, not warned about
-        for epoch in range(1, num_epochs + 1):
-            epoch_start = time.perf_counter()
-            with tqdm(total=steps, desc=f"epoch {epoch}/{num_epochs}", unit="batch", leave=False,
-                      disable=None if verbose else True) as progress:  # None: a bar only in a terminal
-                train_loss, train_acc = train_one_epoch(model, optimizer, train_images, train_labels,
-                                                        batch_size, rng, progress, result.batch_losses)
-            if not np.isfinite(train_loss):
-                result.diverged = True
-                if verbose:
-                    print(f"epoch {epoch}: the loss became nan/inf (diverged); try a smaller --lr")
-                break
-            val = evaluate(model, val_images, val_labels)
-            result.history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                                   "val_loss": val["loss"], "val_acc": val["accuracy"], "lr": lr,
-                                   "seconds": time.perf_counter() - epoch_start})
-            improved = val["accuracy"] > result.best_val_acc
-            if improved:
-                result.best_val_acc, result.best_epoch, best = val["accuracy"], epoch, model.copy_parameters()
-            if verbose:
-                print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs} | train loss {train_loss:.4f}  "
-                      f"acc {train_acc:7.2%} | val loss {val['loss']:.4f}  acc {val['accuracy']:7.2%} | "
-                      f"{result.history[-1]['seconds']:.1f} s" + ("  (best)" if improved else ""))
-    model.set_parameters(best)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-# --- data as NumPy arrays --------------------------------------------------------------------------
+# --- data as NumPy arrays ----------------------------------------------------------------------
 
 
 def to_arrays(split: data.Split) -> tuple[np.ndarray, np.ndarray]:
-    """A :class:`data.Split` as (images (N, 784) float32, labels (N,) int64), normalized like Phase 3."""
+    """A Split as (images (N, 784) float32, labels (N,) int64), normalized like Phase 3."""
     images = data.normalize(split.images).reshape(len(split), -1).numpy()  # (N, 784)
     return images, split.labels.numpy()
 
 
 def noisy_arrays(split: data.Split, noise_std: float, seed: int = 0) -> np.ndarray:
-    """The split's images with Gaussian pixel noise (std in [0, 1] pixel units, clipped), normalized, (N, 784)."""
+    """The images plus Gaussian pixel noise (std in [0, 1] pixel units, clipped): (N, 784)."""
     rng = np.random.default_rng(seed)
     unit = data.to_unit(split.images).numpy()  # (N, 1, 28, 28) in [0, 1]
     noisy = np.clip(unit + rng.normal(0.0, noise_std, size=unit.shape).astype(np.float32), 0.0, 1.0)
     return data.normalize(torch.from_numpy(noisy)).reshape(len(split), -1).numpy()
 
 
-def copy_into_torch(model: NumpyMLP, torch_model: torch.nn.Module) -> None:
-    """Give a PyTorch MLP of the same shape these exact weights (nn.Linear stores W as (out, in) too)."""
+def copy_into_torch(model: Any, torch_model: torch.nn.Module) -> None:
+    """Give a PyTorch MLP of the same shape these exact weights (nn.Linear's W is (out, in) too)."""
     linears = [module for module in torch_model.modules() if isinstance(module, torch.nn.Linear)]
-    if [tuple(linear.weight.shape) for linear in linears] != [weight.shape for weight in model.weights]:
+    if [tuple(linear.weight.shape) for linear in linears] != [w.shape for w in model.weights]:
         raise CourseError("the PyTorch model's layer sizes differ from the NumPy network's")
     with torch.no_grad():
         for linear, weight, bias in zip(linears, model.weights, model.biases):
@@ -306,56 +66,51 @@ def copy_into_torch(model: NumpyMLP, torch_model: torch.nn.Module) -> None:
             linear.bias.copy_(torch.from_numpy(bias))
 
 
-# --- saving and loading (.npz: plain arrays, no pickle) ---------------------------------------------
+# --- saving and loading (.npz: plain arrays, no pickle) -----------------------------------------
 
 
-def save_scratch_model(path: Path, model: NumpyMLP, *, hyperparameters: dict, metrics: dict,
-                       history: list[dict] | None = None) -> Path:
-    """Write the weights, the architecture and a JSON record of the run to an ``.npz``, atomically."""
-    info = {"format_version": FORMAT_VERSION, "hidden_sizes": list(model.hidden_sizes),
-            "input_size": model.layer_sizes[0], "num_classes": model.layer_sizes[-1], "init": model.init,
-            "dtype": model.dtype.name, "hyperparameters": hyperparameters, "metrics": metrics,
-            "history": history or []}
-    arrays = {f"W{index + 1}": weight for index, weight in enumerate(model.weights)}
-    arrays |= {f"b{index + 1}": bias for index, bias in enumerate(model.biases)}
+def array_shapes(layer_sizes: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """{"W1": (h1, 784), "b1": (h1,), ...}: the arrays a network of these layer sizes holds."""
+    shapes = {}
+    for index, (n_in, n_out) in enumerate(zip(layer_sizes, layer_sizes[1:]), start=1):
+        shapes[f"W{index}"], shapes[f"b{index}"] = (n_out, n_in), (n_out,)
+    return shapes
+
+
+def save_scratch_model(path: Path, arrays: dict[str, np.ndarray], info: dict) -> Path:
+    """Write the arrays (W1, b1, W2, ...) and a JSON record of the run to an .npz, atomically."""
+    record = {"format_version": FORMAT_VERSION, **info}
     buffer = io.BytesIO()
-    np.savez(buffer, info=np.array(json.dumps(info, default=str)), **arrays)  # info: a plain unicode string
+    info = np.array(json.dumps(record, default=str))  # a plain unicode string, no pickle
+    np.savez(buffer, info=info, **arrays)
     atomic_write_bytes(Path(path), buffer.getvalue())
     return Path(path)
 
 
-def _read_npz(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """(info, arrays) from an ``.npz``; any damage becomes one CourseError line."""
-    fix = f"delete {paths.display_path(path)} and run 03b_backprop_from_scratch.py again"
+def load_scratch_model(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(info, arrays) of a saved network; a missing, damaged or foreign file: one CourseError."""
+    path = Path(path)
+    fix = f"delete {paths.display_path(path)} and run {SCRIPT} again"
+    if not path.is_file():
+        raise CourseError(f"{paths.display_path(path)} not found; run {SCRIPT} to create it")
     try:
-        with np.load(path, allow_pickle=False) as archive:  # allow_pickle=False: loading never runs code
+        with np.load(path, allow_pickle=False) as archive:  # no pickle: loading never runs code
             arrays = {name: archive[name] for name in archive.files}
         info = json.loads(str(arrays.pop("info")))
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        layer_sizes = (info["input_size"], *info["hidden_sizes"], info["num_classes"])
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise CourseError(f"{paths.display_path(path)} is damaged or not a saved NumPy network "
                           f"({type(err).__name__}); {fix}") from err
     if info.get("format_version") != FORMAT_VERSION:
-        raise CourseError(f"{paths.display_path(path)} was written by another version of the course; {fix}")
+        raise CourseError(f"{paths.display_path(path)} was written by another version of the "
+                          f"course; {fix}")
+    if {name: array.shape for name, array in arrays.items()} != array_shapes(layer_sizes):
+        raise CourseError(f"{paths.display_path(path)} holds arrays that do not match its "
+                          f"architecture; {fix}")
     return info, arrays
 
 
-def load_scratch_model(path: Path) -> tuple[NumpyMLP, dict]:
-    """Rebuild a saved :class:`NumpyMLP`; returns (model, info) where info holds metrics and history."""
-    path = Path(path)
-    if not path.is_file():
-        raise CourseError(f"{paths.display_path(path)} not found; run 03b_backprop_from_scratch.py to create it")
-    info, arrays = _read_npz(path)
-    model = NumpyMLP(tuple(info["hidden_sizes"]), input_size=info["input_size"], num_classes=info["num_classes"],
-                     init=info["init"], dtype=info["dtype"])
-    expected = {name: param.shape for name, param in zip(model.parameter_names(), model.parameters())}
-    if {name: array.shape for name, array in arrays.items()} != expected:
-        raise CourseError(f"{paths.display_path(path)} holds arrays that do not match its architecture; "
-                          "delete it and run 03b_backprop_from_scratch.py again")
-    model.set_parameters([arrays[name] for name in expected])  # expected is in W1, b1, W2, b2 ... order
-    return model, info
-
-
-# --- is backprop right? Compare with autograd and with finite differences ---------------------------
+# --- is backprop right? Compare with autograd and with finite differences -----------------------
 
 
 @dataclass
@@ -377,62 +132,165 @@ class GradientCheck:
 
     @property
     def passed(self) -> bool:
-        return self.max_vs_autograd < AUTOGRAD_TOLERANCE and self.max_vs_finite_diff < FINITE_DIFF_TOLERANCE
+        return (self.max_vs_autograd < AUTOGRAD_TOLERANCE
+                and self.max_vs_finite_diff < FINITE_DIFF_TOLERANCE)
 
 
 def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
-    """||ours - reference|| / (||ours|| + ||reference||): 0 when equal, ~1 when unrelated, scale-free."""
+    """||ours - reference|| / (||ours|| + ||reference||): 0 when equal, ~1 when unrelated."""
     denominator = np.linalg.norm(ours) + np.linalg.norm(reference)
     return float(np.linalg.norm(ours - reference) / denominator) if denominator > 0 else 0.0
 
 
-def autograd_gradients(model: NumpyMLP, images: np.ndarray, labels: np.ndarray) -> tuple[float, list[np.ndarray]]:
-    """The same loss built from PyTorch operations on the same arrays; ``backward()`` finds the gradients."""
+def autograd_gradients(model: Any, images: np.ndarray, labels: np.ndarray) -> tuple[float, list]:
+    """The same loss from PyTorch operations on the same arrays; backward() finds the gradients."""
     params = [torch.tensor(array, requires_grad=True) for array in model.parameters()]
-    hidden = torch.from_numpy(images)
+    hidden = torch.from_numpy(images)  # (B, in)
     for weight, bias in zip(params[0:-2:2], params[1:-2:2]):
-        hidden = torch.relu(torch.nn.functional.linear(hidden, weight, bias))
-    logits = torch.nn.functional.linear(hidden, params[-2], params[-1])
+        hidden = torch.relu(torch.nn.functional.linear(hidden, weight, bias))  # (B, out)
+    logits = torch.nn.functional.linear(hidden, params[-2], params[-1])  # (B, classes)
     loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels))
     loss.backward()
     return loss.item(), [param.grad.numpy() for param in params]
 
 
-def finite_difference_gradients(model: NumpyMLP, images: np.ndarray, labels: np.ndarray,
-                                eps: float = 1e-6) -> list[np.ndarray]:
-    """dL/dtheta ~ (L(theta + eps) - L(theta - eps)) / (2 eps), nudging one number at a time (slow: tiny nets only)."""
+def finite_difference_gradients(loss_of: Callable[[], float], parameters: list[np.ndarray],
+                                eps: float = FINITE_DIFF_EPS) -> list[np.ndarray]:
+    """dL/dtheta ~ (L(theta + eps) - L(theta - eps)) / (2 eps), one number at a time (tiny nets).
+
+    ``loss_of()`` computes the loss with the parameters as they are at that moment; each array of
+    ``parameters`` is nudged in place and restored.
+    """
     gradients = []
-    for param in model.parameters():
+    for param in parameters:
         grad = np.zeros_like(param)
         for index in np.ndindex(param.shape):
             original = param[index]
             param[index] = original + eps
-            loss_plus = cross_entropy(model.forward(images)[0], labels)
+            loss_plus = loss_of()
             param[index] = original - eps
-            loss_minus = cross_entropy(model.forward(images)[0], labels)
+            loss_minus = loss_of()
             param[index] = original
             grad[index] = (loss_plus - loss_minus) / (2 * eps)
         gradients.append(grad)
     return gradients
 
 
-def gradient_check(hidden_sizes: tuple[int, ...] = (16, 8), input_size: int = 20, batch_size: int = 8,
-                   seed: int = 0) -> GradientCheck:
-    """Hand-written gradients of a small float64 network vs PyTorch autograd and finite differences.
+def gradient_check(model: Any, images: np.ndarray, labels: np.ndarray) -> GradientCheck:
+    """The model's own gradients vs PyTorch autograd and finite differences, on one batch.
 
-    float64 because finite differences divide a tiny loss change by a tiny eps: in float32 the
-    rounding noise would swamp the comparison. The network is small because the finite
-    differences need two forward passes per parameter.
+    Use float64: finite differences divide a tiny loss change by a tiny eps, and in float32 the
+    rounding noise would swamp the comparison. Keep the network small: the finite differences
+    need two forward passes per parameter.
     """
-    rng = np.random.default_rng(seed)
-    model = NumpyMLP(hidden_sizes, input_size=input_size, init="he", dtype="float64", seed=seed)
-    for bias in model.biases:  # non-zero biases, so their gradients are tested in general position
-        bias[...] = rng.normal(0.0, 0.1, size=bias.shape)
-    images = rng.normal(size=(batch_size, input_size))  # (B, input_size) float64
-    labels = rng.integers(0, model.layer_sizes[-1], size=batch_size)  # (B,)
-    loss_numpy, ours, _ = model.loss_and_gradients(images, labels)
+    loss_numpy, ours = model.loss_and_gradients(images, labels)[:2]
     loss_torch, theirs = autograd_gradients(model, images, labels)
-    numeric = finite_difference_gradients(model, images, labels)
+    numeric = finite_difference_gradients(lambda: model.loss_and_gradients(images, labels)[0],
+                                          model.parameters())
     rows = [(name, grad.shape, relative_error(grad, auto), relative_error(grad, approx))
             for name, grad, auto, approx in zip(model.parameter_names(), ours, theirs, numeric)]
-    return GradientCheck(model.layer_sizes, rows, loss_numpy, loss_torch)
+    return GradientCheck(tuple(model.layer_sizes), rows, loss_numpy, loss_torch)
+
+
+def tiny_problem(network: type, layer_sizes: tuple[int, ...], batch_size: int, seed: int,
+                 decimals: int | None = None) -> tuple[Any, np.ndarray, np.ndarray]:
+    """(model, images (B, in), labels (B,)): a small float64 ``network`` and a random batch.
+
+    The biases are random too, so their gradients are tested in general position. With
+    ``decimals``, weights, biases and images are rounded: a learner can redo it by hand.
+    """
+    model = network(layer_sizes[1:-1], input_size=layer_sizes[0], num_classes=layer_sizes[-1],
+                    dtype="float64", seed=seed)
+    rng = np.random.default_rng(seed)
+    for bias in model.biases:
+        bias[...] = rng.normal(0.0, 0.1 if decimals is None else 0.5, size=bias.shape)
+    images = rng.normal(size=(batch_size, model.layer_sizes[0]))  # (B, inputs)
+    if decimals is not None:
+        for param in model.parameters():
+            param[...] = param.round(decimals)
+        images = images.round(decimals)
+    return model, images, rng.integers(0, model.layer_sizes[-1], size=batch_size)
+
+
+def format_array(array: np.ndarray, decimals: int = 4) -> list[str]:
+    """A small matrix as aligned text lines (rows of a batch, one per line), for --explain."""
+    values = np.atleast_2d(array)
+    cells = [[f"{value:.{decimals}f}" for value in row] for row in values]
+    width = max(len(cell) for row in cells for cell in row)
+    return ["[" + "  ".join(f"{cell:>{width}}" for cell in row) + "]" for row in cells]
+
+
+def print_gradient_check(result: GradientCheck, batch_size: int) -> None:
+    """The gradient check as a table, one row per parameter, and a verdict line."""
+    sizes = "-".join(str(size) for size in result.layer_sizes)
+    print(f"gradient check: a {sizes} network in float64, a random batch of {batch_size}; "
+          "per parameter")
+    print("the relative error ||ours - reference|| / (||ours|| + ||reference||), 0 = identical:")
+    print(f"  {'param':<7}{'shape':<11}{'vs autograd':>13}{'vs finite differences':>24}")
+    for name, shape, vs_autograd, vs_numeric in result.rows:
+        print(f"  {name:<7}{str(shape):<11}{vs_autograd:>13.1e}{vs_numeric:>24.1e}")
+    print(f"  loss: NumPy {result.loss_numpy:.12f} | PyTorch {result.loss_torch:.12f}")
+    if result.passed:
+        print(f"gradient check passed: max {result.max_vs_autograd:.1e} vs autograd "
+              f"(< {AUTOGRAD_TOLERANCE:g}), {result.max_vs_finite_diff:.1e} vs finite differences "
+              f"(< {FINITE_DIFF_TOLERANCE:g})")
+    else:
+        print(f"gradient check FAILED: NumpyMLP.backward in {SCRIPT} does not match autograd;")
+        print("training below will be wrong")
+
+
+def print_quantity(label: str, array: np.ndarray, decimals: int = 4) -> None:
+    """One quantity of --explain: its name, its shape, then its rows (one per image)."""
+    lines = format_array(np.asarray(array, dtype=float), decimals)
+    print(f"  {label:<42}{str(np.shape(array)):<8}{lines[0]}")
+    for line in lines[1:]:
+        print(" " * 52 + line)
+
+
+def print_explanation(model: Any, trace: dict) -> dict:
+    """Print every number of one forward and backward pass of a network with ONE hidden layer.
+
+    ``trace`` holds what the script computed: images, labels, zs, activations, p (softmax),
+    loss, deltas and gradients. The same gradients are then computed by autograd and by finite
+    differences. Returns ``trace`` plus ``autograd`` and ``passed``.
+    """
+    (z1, z2), (a0, a1), (delta1, delta2) = trace["zs"], trace["activations"], trace["deltas"]
+    (w1, w2), (b1, b2), grads = model.weights, model.biases, trace["gradients"]
+    onehot = np.eye(model.layer_sizes[-1])[trace["labels"]]
+    n_in, n_hidden, n_out = model.layer_sizes
+    print(f"backprop by hand on a {n_in}-{n_hidden}-{n_out} network ({n_in} inputs, {n_hidden} "
+          f"hidden ReLU units, {n_out} classes), batch B = {len(a0)}.")
+    print(f"Every number comes from NumpyMLP.forward and NumpyMLP.backward in {SCRIPT};")
+    print("rows are images. Rounded inputs and weights let you redo it by hand: "
+          "docs/backprop_math.md")
+    print(f"\nforward{'':<37}shape   values (4 decimals where not exact)")
+    for label, array, decimals in (
+            ("x = a_0", a0, 1), ("W_1", w1, 1), ("b_1", b1, 1), ("z_1 = a_0 W_1^T + b_1", z1, 2),
+            ("a_1 = ReLU(z_1)", a1, 2), ("W_2", w2, 1), ("b_2", b2, 1),
+            ("z_2 = a_1 W_2^T + b_2 (the logits)", z2, 3), ("p = softmax(z_2)", trace["p"], 4),
+            (f"onehot(y), labels y = {trace['labels'].tolist()}", onehot, 0)):
+        print_quantity(label, array, decimals)
+    print(f"  loss = mean over the batch of -log p[correct class] = {trace['loss']:.4f}")
+    print("\nbackward: the four equations, last layer first")
+    for label, array, decimals in (
+            ("(1) delta_2 = p - onehot(y)", delta2, 4),
+            ("(3) dL/dW_2 = delta_2^T a_1 / B", grads[2], 4),
+            ("(4) dL/db_2 = sum of delta_2 rows / B", grads[3], 4),
+            ("ReLU'(z_1): 1 where z_1 > 0, else 0", z1 > 0, 0),
+            ("(2) delta_1 = (delta_2 W_2) * ReLU'(z_1)", delta1, 4),
+            ("(3) dL/dW_1 = delta_1^T a_0 / B", grads[0], 4),
+            ("(4) dL/db_1 = sum of delta_1 rows / B", grads[1], 4)):
+        print_quantity(label, array, decimals)
+    _, autograd = autograd_gradients(model, trace["images"], trace["labels"])
+    print("\nthe same gradients from PyTorch autograd (loss.backward()) on the same numbers:")
+    for name, grad in zip(model.parameter_names(), autograd):
+        print_quantity(f"autograd d{name}", grad)
+    check = gradient_check(model, trace["images"], trace["labels"])
+    print(f"\n  {'param':<7}{'vs autograd':>13}{'vs finite differences':>24}   (relative error)")
+    for name, _, vs_autograd, vs_numeric in check.rows:
+        print(f"  {name:<7}{vs_autograd:>13.1e}{vs_numeric:>24.1e}")
+    verdict = "passed" if check.passed else "FAILED"
+    print(f"{verdict}: the hand-written gradients are autograd's and the finite differences' "
+          "(up to rounding)")
+    print(f"\ntry next: python {SCRIPT} (the same backward pass learns MNIST)")
+    return {**trace, "autograd": autograd, "passed": check.passed}
