@@ -53,7 +53,11 @@ def loader_share_of_cnn_epoch(splits: data.MnistSplits) -> dict:
     model = models.CNN()
     result = training.fit(model, loader, data.BatchLoader(splits.val, 1000), num_epochs=1,
                           optimizer=training.make_optimizer("adam", model.parameters(), 1e-3))
-    return {"batch_seconds": batches, "epoch_seconds": result.seconds, "share": batches / result.seconds}
+    return {
+        "batch_seconds": batches,
+        "epoch_seconds": result.seconds,
+        "share": batches / result.seconds,
+    }
 
 
 def mlp_epoch_seconds(batches, model: nn.Module) -> float:
@@ -72,10 +76,14 @@ def torchvision_vs_in_memory(splits: data.MnistSplits) -> dict:
     """The same MLP epoch fed by torchvision's per-image DataLoader and by BatchLoader."""
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((data.MNIST_MEAN,), (data.MNIST_STD,))])
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((data.MNIST_MEAN,), (data.MNIST_STD,))]
+    )
     dataset = datasets.MNIST(str(paths.DATA_DIR), train=True, download=False, transform=transform)
     subset = torch.utils.data.Subset(dataset, range(len(splits.train)))  # same number of images
-    slow = mlp_epoch_seconds(torch.utils.data.DataLoader(subset, batch_size=64, shuffle=True), models.MLP())
+    slow = mlp_epoch_seconds(
+        torch.utils.data.DataLoader(subset, batch_size=64, shuffle=True), models.MLP()
+    )
     fast = mlp_epoch_seconds(data.BatchLoader(splits.train, 64, shuffle=True), models.MLP())
     return {"torchvision_seconds": slow, "in_memory_seconds": fast, "ratio": slow / fast}
 
@@ -86,24 +94,39 @@ def main(repeats: int = 3, quick: bool = False) -> dict:
     data.ensure_mnist()
     splits = data.load_mnist()
     with tempfile.TemporaryDirectory() as tmp:
-        paths.MODELS_DIR, paths.VIS_DIR = Path(tmp) / "models", Path(tmp) / "visualizations"  # keep yours untouched
+        paths.MODELS_DIR, paths.VIS_DIR = (
+            Path(tmp) / "models",
+            Path(tmp) / "visualizations",
+        )  # keep yours untouched
         paths.PLAN_FILE = Path(tmp) / "learning_plan.md"
         rows = {
-            "03 defaults (MLP)": median_of(repeats, lambda: time_script("03_train_model.py", device="cpu")),
-            "Phase-4 recipe (MLP)": median_of(repeats, lambda: time_script("03_train_model.py", device="cpu", **PHASE4_RECIPE)),
-            "04 CNN, 2 epochs": median_of(1 if quick else repeats, lambda: time_script(
-                "04_improved_model.py", device="cpu", num_epochs=2)),
+            "03 defaults (MLP)": median_of(
+                repeats, lambda: time_script("03_train_model.py", device="cpu")
+            ),
+            "Phase-4 recipe (MLP)": median_of(
+                repeats, lambda: time_script("03_train_model.py", device="cpu", **PHASE4_RECIPE)
+            ),
+            "04 CNN, 2 epochs": median_of(
+                1 if quick else repeats,
+                lambda: time_script("04_improved_model.py", device="cpu", num_epochs=2),
+            ),
         }
     loader = median_of(repeats, lambda: loader_share_of_cnn_epoch(splits))
     feeding = median_of(repeats, lambda: torchvision_vs_in_memory(splits))
-    print(f"\nmedians of {repeats} runs on {torch.get_num_threads()} CPU threads (training time only)")
+    print(
+        f"\nmedians of {repeats} runs on {torch.get_num_threads()} CPU threads (training time only)"
+    )
     print(f"{'run':<24}{'seconds':>9}{'test acc':>10}")
     for name, row in rows.items():
         print(f"{name:<24}{row['seconds']:>9.1f}{row['test_acc']:>10.2%}")
-    print(f"batch assembly + augmentation: {loader['batch_seconds']:.2f} s of a {loader['epoch_seconds']:.1f} s "
-          f"CNN epoch ({loader['share']:.1%})")
-    print(f"MLP epoch: torchvision DataLoader {feeding['torchvision_seconds']:.1f} s vs in-memory BatchLoader "
-          f"{feeding['in_memory_seconds']:.1f} s ({feeding['ratio']:.1f}x faster)")
+    print(
+        f"batch assembly + augmentation: {loader['batch_seconds']:.2f} s of a "
+        f"{loader['epoch_seconds']:.1f} s CNN epoch ({loader['share']:.1%})"
+    )
+    print(
+        f"MLP epoch: torchvision DataLoader {feeding['torchvision_seconds']:.1f} s vs in-memory "
+        f"BatchLoader {feeding['in_memory_seconds']:.1f} s ({feeding['ratio']:.1f}x faster)"
+    )
     return {"rows": rows, "loader": loader, "feeding": feeding}
 
 
