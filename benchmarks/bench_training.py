@@ -51,8 +51,9 @@ def loader_share_of_cnn_epoch(splits: data.MnistSplits) -> dict:
         pass
     batches = time.perf_counter() - start
     model = models.CNN()
-    result = training.fit(model, loader, data.BatchLoader(splits.val, 1000), num_epochs=1,
-                          optimizer=training.make_optimizer("adam", model.parameters(), 1e-3))
+    optimizer = training.make_optimizer("adam", model.parameters(), 1e-3)
+    result = training.fit(model, loader, data.BatchLoader(splits.val, 1000), optimizer,
+                          training.FitOptions(num_epochs=1))
     return {
         "batch_seconds": batches,
         "epoch_seconds": result.seconds,
