@@ -28,7 +28,7 @@ from common import device as devices
 from common.cli import load_script, run_main
 
 PHASE4_RECIPE = dict(hidden_sizes=(512,), batchnorm=True, dropout=0.2, batch_size=128, num_epochs=5,
-                     scheduler="onecycle", lr=3e-3)  # the README's recipe
+                     scheduler_name="onecycle", lr=3e-3)  # the README's recipe
 
 
 def median_of(repeats: int, run) -> dict:
