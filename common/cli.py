@@ -129,17 +129,6 @@ def check(condition: bool, message: str) -> None:
         raise CourseError(message)
 
 
-def changed_settings(main: Callable[..., Any], values: dict[str, Any]) -> dict[str, Any]:
-    """The entries of ``values`` that differ from ``main``'s defaults (what the learner changed)."""
-    defaults = {name: param.default for name, param in inspect.signature(main).parameters.items()}
-    changed = {}
-    for name, value in values.items():
-        value = tuple(value) if isinstance(value, list) else value
-        if name in defaults and value != defaults[name]:
-            changed[name] = value
-    return changed
-
-
 def load_script(filename: str):
     """Import a phase script (``"03_train_model.py"``) as a module, for tests and benchmarks.
 

@@ -110,17 +110,6 @@ def test_configure_threads_is_sensible():
         torch.set_num_threads(before)
 
 
-def test_changed_settings_lists_only_what_differs():
-    values = {
-        "num_epochs": 3,
-        "lr": 0.01,
-        "hidden_sizes": [256, 128],
-        "augment": False,
-        "unknown": 1,
-    }
-    assert cli.changed_settings(example_main, values) == {"lr": 0.01, "hidden_sizes": (256, 128)}
-
-
 def test_help_of_every_script_shows_the_constants_comments(capsys):
     from common import paths
 
