@@ -90,7 +90,7 @@ def ladder_steps(final: Recipe) -> list[tuple[str, str, dict]]:
         (f"batch\n{batch_size}", f"batch {batch_size} (was 64)", {"batch_size": batch_size}),
         ("one-\ncycle", f"one-cycle schedule, peak lr {lr:g}", {"schedule": "onecycle", "lr": lr}),
         ("betas", f"Adam betas {betas[0]:g}/{betas[1]:g} (was 0.9/0.999)", {"betas": tuple(betas)}),
-        (arch, f"smaller net ({arch})", {"arch": arch}),
+        ("small\nnet", f"smaller net ({arch})", {"arch": arch}),
         ("channels\nlast", "channels_last memory format", {"channels_last": True}),
         ("bf16", "bfloat16 autocast", {"bf16": True}),
         ("normal-\nized\nonce", "images normalized once, not per batch", {"prenormalized": True}),
