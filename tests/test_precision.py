@@ -192,8 +192,7 @@ def test_bench_vs_reference_code_paths_on_synthetic_data(synthetic_mnist, capsys
     report = bench.main(fast=True, train_images=128, fresh_processes=False)
     assert [row["recipe"] for row in report["results"]] == list(bench.RECIPES)
     assert all(row["peak_mb"] > 0 and row["epochs"] >= 1 for row in report["results"])
-    assert report["table"][3].startswith("| recipe |") and len(report["table"]) == 5 + len(
-        bench.RECIPES
-    )
+    assert report["table"][3].startswith("| recipe |")
+    assert len(report["table"]) == 5 + len(bench.RECIPES)
     assert report["results"][0]["epochs"] <= bench.FAST_REFERENCE_EPOCHS
     assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
