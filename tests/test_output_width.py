@@ -46,7 +46,8 @@ RUNS = {
         "robustness_samples": 20, "epsilons": (0.0, 0.1), "noise_levels": (0.0, 0.5),
         "angles": (0, 30), "gallery_size": 4, "max_maps": 2, "saliency_samples": 2},
     "06_watch_network.py": lambda tmp: {"checkpoint": "models/cnn.pt", "count": 2},
-    "07_speedrun.py": lambda tmp: {},
+    "07_speedrun.py": lambda tmp: {"ladder_images": 128, "warmup_batches": 0, "batch_size": 128,
+                                   "num_epochs": 1, "seeds": (0,)},
     "predict.py": lambda tmp: {"images": (_photo_folder(tmp),)},
 }
 
