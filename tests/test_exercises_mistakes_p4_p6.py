@@ -11,16 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from exercises import _registry as registry
-from exercises import _runner
-
-REFERENCE = {e.name: _runner.load_function(registry.file_of(e, registry.SOLUTIONS_DIR), e.function,
-                                           f"_mistakes_p4_reference_{e.name}")
-             for e in registry.EXERCISES}
-MESSAGE_ROOM = 100 - 4  # the checker prints a reason indented by 4 columns
-
-
-def run(name: str, function) -> _runner.Result:
-    return _runner.check_function(registry.BY_NAME[name], function, REFERENCE[name])
+from tests.exercise_mistakes import MESSAGE_ROOM, REFERENCE, run
 
 
 # --- Phase 4 ---------------------------------------------------------------------------------
